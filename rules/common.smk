@@ -1,0 +1,90 @@
+# Start-up work, done once: validate the config, build the clip table, small input functions.
+import os
+import sys
+from hashlib import sha1
+
+sys.path.insert(0, os.path.join(workflow.basedir, "scripts"))
+
+from seesound.config import ConfigError, validate_config
+from seesound import dataset as seesound_dataset
+from seesound.spectrogram import SpectrogramSettings
+
+try:
+    CFG = validate_config(config)
+except ConfigError as e:
+    raise WorkflowError(f"seesound: {e}") from None
+
+RESULTS = CFG["results_dir"]
+DATASET = CFG["dataset"]
+SPECTROGRAM = SpectrogramSettings.from_config(CFG["spectrogram"]).as_dict()
+IMAGE_EXT = CFG["spectrogram"]["format"]
+TRAIN = CFG["train"]
+IMGSZ = TRAIN["imgsz"] or CFG["spectrogram"]["image_size"]
+PREDICT_INPUTS = CFG["predict"]["inputs"]
+
+ESC50_PATH = DATASET["path"] or seesound_dataset.ESC50_DEFAULT_PATH
+NEEDS_ESC50_DOWNLOAD = DATASET["kind"] == "esc50" and not os.path.isfile(
+    seesound_dataset.esc50_csv(ESC50_PATH)
+)
+
+wildcard_constraints:
+    clip_id=".+",
+
+
+_clip_table_cache = {}
+
+
+def clip_table():
+    """The dataset's clip table (after the ESC-50 download, when one is needed)."""
+    if NEEDS_ESC50_DOWNLOAD:
+        checkpoints.download_esc50.get()
+    if "table" not in _clip_table_cache:
+        try:
+            _clip_table_cache["table"] = seesound_dataset.clip_table(DATASET, RESULTS)
+        except seesound_dataset.DatasetError as e:
+            raise WorkflowError(f"seesound: {e}") from None
+        _clip_table_cache["audio"] = dict(zip(_clip_table_cache["table"]["clip_id"], _clip_table_cache["table"]["audio"]))
+    return _clip_table_cache["table"]
+
+
+def clip_audio(wildcards):
+    clip_table()
+    try:
+        return _clip_table_cache["audio"][wildcards.clip_id]
+    except KeyError:
+        raise WorkflowError(f"seesound: no clip {wildcards.clip_id!r} in the dataset") from None
+
+
+def spectrogram_image(clip_id):
+    return f"{RESULTS}/spectrograms/{clip_id}.{IMAGE_EXT}"
+
+
+def all_spectrogram_images(wildcards=None):
+    return [spectrogram_image(c) for c in clip_table()["clip_id"]]
+
+
+def manifest_fingerprint(wildcards=None):
+    """Hash of the clip table: the manifest is rewritten only when the table's content changes."""
+    return sha1(seesound_dataset.manifest_text(clip_table()).encode("utf-8")).hexdigest()
+
+
+def dataset_source(wildcards=None):
+    return [str(seesound_dataset.esc50_csv(ESC50_PATH))] if NEEDS_ESC50_DOWNLOAD else []
+
+
+def predict_audio_files():
+    from seesound.prediction import find_audio_inputs
+
+    return find_audio_inputs(PREDICT_INPUTS)
+
+
+def final_outputs():
+    outputs = [
+        f"{RESULTS}/metrics.json",
+        f"{RESULTS}/plots/confusion_matrix.png",
+        f"{RESULTS}/plots/training_curves.png",
+        f"{RESULTS}/plots/example_spectrograms.png",
+    ]
+    if PREDICT_INPUTS:
+        outputs.append(f"{RESULTS}/predictions.csv")
+    return outputs

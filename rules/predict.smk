@@ -1,0 +1,26 @@
+# Prediction: classify new recordings of any length with sliding windows.
+
+
+rule predict:
+    input:
+        best=f"{RESULTS}/model/weights/best.pt",
+        summary=f"{RESULTS}/split_summary.json",
+        audio=predict_audio_files(),
+    output:
+        f"{RESULTS}/predictions.csv",
+    params:
+        settings=SPECTROGRAM,
+        window_s=CFG["predict"]["window_s"],
+        hop_s=CFG["predict"]["hop_s"],
+        top_k=CFG["predict"]["top_k"],
+        batch=CFG["predict"]["batch"],
+        imgsz=IMGSZ,
+        device=TRAIN["device"],
+    threads: TRAIN["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    log:
+        "logs/predict.log",
+    script:
+        "../scripts/predict.py"

@@ -1,0 +1,32 @@
+# Training: a YOLO classification model on the split's folders (CPU, or a GPU when train.device allows).
+
+
+rule train:
+    input:
+        dataset=f"{RESULTS}/dataset",
+        listing=f"{RESULTS}/split.csv",
+    output:
+        best=f"{RESULTS}/model/weights/best.pt",
+        results_csv=f"{RESULTS}/model/results.csv",
+    params:
+        model=TRAIN["model"],
+        epochs=TRAIN["epochs"],
+        imgsz=IMGSZ,
+        batch=TRAIN["batch"],
+        device=TRAIN["device"],
+        patience=TRAIN["patience"],
+        seed=TRAIN["seed"],
+        workers=TRAIN["workers"],
+        threads=TRAIN["threads"],
+        optimizer=TRAIN["optimizer"],
+        lr0=TRAIN["lr0"],
+        resume=TRAIN["resume"],
+        augment=TRAIN["augment"],
+    threads: TRAIN["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=240,
+    log:
+        "logs/train.log",
+    script:
+        "../scripts/train.py"

@@ -1,0 +1,80 @@
+"""Config validation: the JSON schema, its defaults, and the checks a schema cannot express.
+
+Every error is one sentence that names the key, e.g. "config key 'train.epochs': -1 is less than the
+minimum of 1".
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def load_schema(path=SCHEMA_PATH) -> dict:
+    with open(path, encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def _fill_defaults(config: dict, schema: dict) -> None:
+    for key, sub in schema.get("properties", {}).items():
+        if key not in config and "default" in sub:
+            config[key] = copy.deepcopy(sub["default"])
+        if isinstance(config.get(key), dict) and sub.get("type") == "object":
+            _fill_defaults(config[key], sub)
+
+
+def _sentence(error) -> str:
+    key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        prefix = f"{key}." if error.absolute_path else ""
+        names = ", ".join(f"'{prefix}{u}'" for u in unknown)
+        section = f"'{key}'" if error.absolute_path else "the top level"
+        return f"config key {names} is unknown (allowed in {section}: {', '.join(allowed)})"
+    if error.validator == "enum":
+        return f"config key '{key}': {error.instance!r} is not one of {', '.join(map(repr, error.validator_value))}"
+    return f"config key '{key}': {error.message}"
+
+
+def validate_config(config: dict, schema: dict | None = None) -> dict:
+    """Return a validated copy of `config` with defaults filled in; raise ConfigError otherwise."""
+    import jsonschema
+
+    schema = schema or load_schema()
+    config = copy.deepcopy(dict(config))
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        raise ConfigError(_sentence(jsonschema.exceptions.best_match(errors)))
+    _fill_defaults(config, schema)
+    _check_relations(config)
+    return config
+
+
+def _check_relations(config: dict) -> None:
+    spec, split, dataset = config["spectrogram"], config["split"], config["dataset"]
+    if spec["hop_length"] > spec["n_fft"]:
+        raise ConfigError(
+            f"config key 'spectrogram.hop_length': {spec['hop_length']} is larger than spectrogram.n_fft "
+            f"({spec['n_fft']}), which would skip audio between frames"
+        )
+    if spec["fmax"] is not None and spec["fmax"] <= spec["fmin"]:
+        raise ConfigError("config key 'spectrogram.fmax': must be larger than spectrogram.fmin")
+    if split["test_ratio"] + split["val_ratio"] >= 1:
+        raise ConfigError("config keys 'split.test_ratio' + 'split.val_ratio' must add up to less than 1")
+    if set(split["test_folds"]) & set(split["val_folds"]):
+        raise ConfigError("config keys 'split.test_folds' and 'split.val_folds' must not share a fold")
+    if dataset["kind"] in ("folder", "csv") and not dataset["path"]:
+        raise ConfigError(f"config key 'dataset.path': required when dataset.kind is {dataset['kind']!r}")
+    if config["predict"]["hop_s"] is not None and config["predict"]["window_s"] is not None:
+        if config["predict"]["hop_s"] > config["predict"]["window_s"]:
+            raise ConfigError("config key 'predict.hop_s': must not be larger than predict.window_s")

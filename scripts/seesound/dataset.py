@@ -1,0 +1,241 @@
+"""Which clips a run uses: the clip table for each `dataset.kind`, the demo recordings, the ESC-50 download.
+
+The clip table has one row per WAV: clip_id (unique, the relative path without its extension), audio
+(the file), label, fold (or NA) and group (clips sharing a group never straddle two splits).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import pandas as pd
+
+from .audio import write_wav
+
+COLUMNS = ["clip_id", "label", "fold", "group", "audio"]
+DEMO_CLASSES = ["tone", "siren", "noise_burst", "click_train", "harmonic_call"]
+ESC50_DEFAULT_PATH = "data/ESC-50-master"
+
+
+class DatasetError(ValueError):
+    pass
+
+
+def _is_wav(name: str) -> bool:
+    return name.lower().endswith(".wav") and not name.startswith(".")  # skip macOS '._x.wav' droppings
+
+
+def _check_unique(table: pd.DataFrame, source) -> None:
+    dup = table["clip_id"][table["clip_id"].duplicated()]
+    if len(dup):
+        raise DatasetError(f"{source}: two files would share the clip id {dup.iloc[0]!r} (same name, other case or extension)")
+
+
+# --- folder -------------------------------------------------------------------------------------------
+def folder_clip_table(root) -> pd.DataFrame:
+    """`root/<class>/**/*.wav`: the class is the first folder below root."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"dataset.path {str(root)!r} is not a folder (expected one sub-folder of WAVs per class)")
+    rows = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        dirnames.sort()
+        rel_dir = Path(dirpath).relative_to(root)
+        if rel_dir == Path("."):
+            continue  # files directly in root have no class
+        for name in sorted(filenames):
+            if _is_wav(name):
+                rel = PurePosixPath(*rel_dir.parts, name)
+                clip_id = str(rel.with_suffix(""))
+                rows.append((clip_id, rel.parts[0], pd.NA, clip_id, str(Path(dirpath) / name)))
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    if table.empty:
+        raise DatasetError(f"{root}: no WAV files found in its class sub-folders")
+    _check_unique(table, root)
+    return table
+
+
+# --- csv / esc50 --------------------------------------------------------------------------------------
+def _safe_audio_path(audio_dir: Path, name: str, csv_path, row_number: int) -> PurePosixPath:
+    rel = PurePosixPath(name.replace("\\", "/"))
+    if rel.is_absolute() or name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+        raise DatasetError(f"{csv_path}, row {row_number}: refusing absolute path {name!r}; give paths relative to {audio_dir}")
+    if ".." in rel.parts:
+        raise DatasetError(f"{csv_path}, row {row_number}: refusing path {name!r}, which leaves the audio folder {audio_dir}")
+    return rel
+
+
+def csv_clip_table(csv_path, audio_dir=None, esc10_only: bool = False) -> pd.DataFrame:
+    """A CSV with `filename` and `label` (or ESC-50's `category`), optional `fold` and `group`/`src_file`."""
+    csv_path = Path(csv_path)
+    if not csv_path.is_file():
+        raise DatasetError(f"dataset.path {str(csv_path)!r} does not exist (expected a CSV with filename,label columns)")
+    audio_dir = Path(audio_dir) if audio_dir else csv_path.parent / "audio"
+    meta = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    meta.columns = [c.strip() for c in meta.columns]
+    label_col = "label" if "label" in meta.columns else "category" if "category" in meta.columns else None
+    if "filename" not in meta.columns or label_col is None:
+        raise DatasetError(f"{csv_path}: needs a 'filename' column and a 'label' (or 'category') column; found {list(meta.columns)}")
+    if esc10_only and "esc10" in meta.columns:
+        meta = meta[meta["esc10"].str.strip().str.lower() == "true"]
+    group_col = "group" if "group" in meta.columns else "src_file" if "src_file" in meta.columns else None
+    rows, seen = [], {}
+    for i, rec in enumerate(meta.to_dict("records")):
+        row_number = int(meta.index[i]) + 2  # 1-based, after the header line
+        name, label = rec["filename"].strip(), rec[label_col].strip()
+        if not name:
+            raise DatasetError(f"{csv_path}, row {row_number}: empty filename")
+        if not label:
+            raise DatasetError(f"{csv_path}, row {row_number}: empty label for {name!r}")
+        rel = _safe_audio_path(audio_dir, name, csv_path, row_number)
+        if str(rel) in seen:
+            raise DatasetError(f"{csv_path}: rows {seen[str(rel)]} and {row_number} both name {name!r}; keep one row per file")
+        seen[str(rel)] = row_number
+        audio = audio_dir / rel
+        if not audio.is_file():
+            raise DatasetError(f"{csv_path}, row {row_number}: audio file {str(audio)!r} does not exist")
+        fold = rec.get("fold", "").strip() if "fold" in meta.columns else ""
+        if fold and not fold.lstrip("-").isdigit():
+            raise DatasetError(f"{csv_path}, row {row_number}: fold {fold!r} is not a whole number")
+        clip_id = str(rel.with_suffix(""))
+        group = (rec[group_col].strip() if group_col else "") or clip_id
+        rows.append((clip_id, label, int(fold) if fold else pd.NA, group, str(audio)))
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    if table.empty:
+        raise DatasetError(f"{csv_path}: no rows")
+    _check_unique(table, csv_path)
+    return table
+
+
+def unlisted_audio(table: pd.DataFrame, audio_dir) -> list[str]:
+    """WAV files in the audio folder that no CSV row names (reported, not used)."""
+    listed = {os.path.normpath(p) for p in table["audio"]}
+    found = []
+    for dirpath, _, filenames in os.walk(audio_dir):
+        found += [os.path.normpath(os.path.join(dirpath, n)) for n in filenames if _is_wav(n)]
+    return sorted(set(found) - listed)
+
+
+def esc50_csv(path) -> Path:
+    return Path(path) / "meta" / "esc50.csv"
+
+
+def download_esc50(url: str, dest) -> None:
+    """Download and unpack the ESC-50 archive so that `dest/meta/esc50.csv` and `dest/audio/` exist."""
+    import urllib.error
+    import urllib.request
+
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".esc50-download-") as tmp:
+        archive = Path(tmp) / "esc50.zip"
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response, open(archive, "wb") as out:
+                shutil.copyfileobj(response, out, length=1 << 20)
+        except (urllib.error.URLError, OSError, ValueError) as e:
+            reason = getattr(e, "reason", e)
+            raise DatasetError(
+                f"could not download ESC-50 from {url} ({reason}); download and unzip it yourself, then set "
+                f"dataset.path to the folder that holds meta/esc50.csv and audio/"
+            ) from None
+        try:
+            with zipfile.ZipFile(archive) as z:
+                z.extractall(Path(tmp) / "unpacked")
+        except zipfile.BadZipFile:
+            raise DatasetError(f"the file downloaded from {url} is not a zip archive") from None
+        found = sorted((Path(tmp) / "unpacked").rglob("meta/esc50.csv"))
+        if not found:
+            raise DatasetError(f"the archive from {url} has no meta/esc50.csv; is it ESC-50?")
+        if dest.exists():
+            shutil.rmtree(dest)
+        shutil.move(str(found[0].parent.parent), dest)
+
+
+# --- demo ---------------------------------------------------------------------------------------------
+def demo_clip_table(results_dir, clips_per_class: int, folds: int = 0) -> pd.DataFrame:
+    """The synthetic demo set's clips (the audio is made by `synthesize_demo_clip`)."""
+    rows = []
+    for label in DEMO_CLASSES:
+        for i in range(clips_per_class):
+            clip_id = f"{label}/{label}_{i:03d}"
+            fold = i % folds + 1 if folds else pd.NA
+            rows.append((clip_id, label, fold, clip_id, f"{results_dir}/demo/audio/{clip_id}.wav"))
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def synthesize_demo_clip(label: str, index: int, duration_s: float, sample_rate: int, seed: int) -> np.ndarray:
+    """One demo recording: a sound event of class `label` with random pitch, timing, loudness and noise."""
+    rng = np.random.default_rng([seed, DEMO_CLASSES.index(label), index])
+    n = int(round(duration_s * sample_rate))
+    t = np.arange(n) / sample_rate
+    start = rng.uniform(0.0, 0.4) * duration_s
+    length = rng.uniform(0.35, 0.6) * duration_s
+    inside = (t >= start) & (t < start + length)
+    envelope = np.zeros(n)
+    ramp = np.clip(np.minimum(t - start, start + length - t) / 0.02, 0.0, 1.0)
+    envelope[inside] = ramp[inside]
+    nyquist = sample_rate / 2
+    if label == "tone":
+        f = rng.uniform(300, min(3000, 0.8 * nyquist))
+        event = np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi))
+    elif label == "siren":
+        f0, depth, rate = rng.uniform(500, min(1500, 0.4 * nyquist)), rng.uniform(200, 600), rng.uniform(0.5, 3.0)
+        freq = f0 + depth * np.sin(2 * np.pi * rate * t)
+        event = np.sin(2 * np.pi * np.cumsum(freq) / sample_rate)
+    elif label == "noise_burst":
+        bursts = np.zeros(n)
+        for _ in range(rng.integers(2, 6)):
+            b0 = rng.uniform(start, start + length)
+            bursts[(t >= b0) & (t < b0 + rng.uniform(0.05, 0.3))] = 1.0
+        event = rng.standard_normal(n) * bursts
+    elif label == "click_train":
+        period = int(sample_rate / rng.uniform(5, 40))
+        event = np.zeros(n)
+        event[::period] = 1.0
+        event = np.convolve(event, np.exp(-np.arange(64) / 6.0), mode="same") * 2.0
+    elif label == "harmonic_call":
+        f0 = rng.uniform(150, 600)
+        contour = f0 * (1 + 0.3 * np.sin(np.pi * np.clip((t - start) / length, 0, 1)))
+        phase = 2 * np.pi * np.cumsum(contour) / sample_rate
+        event = sum((0.7**k) * np.sin(k * phase) for k in range(1, 7) if k * f0 * 1.3 < nyquist)
+    else:
+        raise ValueError(f"unknown demo class {label!r}")
+    event = event / (np.max(np.abs(event)) + 1e-12) * envelope * rng.uniform(0.2, 0.9)
+    snr_db = rng.uniform(5, 25)
+    noise = rng.standard_normal(n)
+    noise = np.cumsum(noise) * 0.02 + noise  # a little low-frequency rumble
+    noise *= np.sqrt(np.mean(event[inside] ** 2) + 1e-12) / (np.std(noise) + 1e-12) / 10 ** (snr_db / 20)
+    return (event + noise).astype(np.float32)
+
+
+def write_demo_audio(wav_paths, labels, duration_s: float, sample_rate: int, seed: int) -> None:
+    """Write the demo recordings (one per path; the index is taken from the file name's number)."""
+    for path, label in zip(wav_paths, labels):
+        index = int(Path(path).stem.rsplit("_", 1)[1])
+        write_wav(path, synthesize_demo_clip(label, index, duration_s, sample_rate, seed), sample_rate)
+
+
+# --- the clip table of a config ---------------------------------------------------------------------------
+def clip_table(dataset: dict, results_dir: str) -> pd.DataFrame:
+    """The clip table for the `dataset` config section."""
+    kind = dataset["kind"]
+    if kind == "demo":
+        demo = dataset["demo"]
+        return demo_clip_table(results_dir, demo["clips_per_class"], demo["folds"])
+    if kind == "folder":
+        return folder_clip_table(dataset["path"])
+    if kind == "csv":
+        return csv_clip_table(dataset["path"], dataset["audio_dir"], dataset["esc10_only"])
+    if kind == "esc50":
+        root = Path(dataset["path"] or ESC50_DEFAULT_PATH)
+        return csv_clip_table(esc50_csv(root), root / "audio", dataset["esc10_only"])
+    raise DatasetError(f"unknown dataset.kind {kind!r}")
+
+
+def manifest_text(table: pd.DataFrame) -> str:
+    return table[COLUMNS].to_csv(index=False, lineterminator="\n")

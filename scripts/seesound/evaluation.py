@@ -1,0 +1,67 @@
+"""Held-out evaluation: top-1/top-5, per-class scores, confusion matrix, on the val and test splits."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from .fileio import atomic_write_text
+from .metrics import classification_report, most_confused_pairs
+from .model import class_names, classify_rgb, load_classifier, resolve_device
+
+
+def load_rgb(path) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def evaluate_split(model, listing: pd.DataFrame, split: str, imgsz: int, batch: int, device: str):
+    names = class_names(model)
+    index = {n: i for i, n in enumerate(names)}
+    rows = listing[listing["split"] == split]
+    unknown = sorted(set(rows["label"]) - set(index))
+    if unknown:
+        raise ValueError(f"the model does not know the class(es) {unknown} found in the {split} split")
+    probs = classify_rgb(model, [load_rgb(p) for p in rows["image"]], imgsz, batch, device)
+    truth = rows["label"].map(index).to_numpy(dtype=int)
+    return rows, probs, truth
+
+
+def evaluate_model(best_pt, listing_csv, metrics_json, predictions_csv, confusion_png, curves_png, results_csv,
+                   imgsz, batch, device, settings: dict) -> dict:
+    """The evaluate rule: metrics.json, per-clip test predictions and the two evaluation plots."""
+    from .plots import plot_confusion_matrix, plot_training_curves
+
+    device = resolve_device(device)
+    model = load_classifier(best_pt)
+    names = class_names(model)
+    listing = pd.read_csv(listing_csv, dtype={"clip_id": str, "label": str})
+    report = {"classes": names, "settings": settings}
+    per_clip = []
+    for split in ("val", "test"):
+        rows, probs, truth = evaluate_split(model, listing, split, imgsz, batch, device)
+        report[split] = classification_report(probs, truth, names)
+        report[split]["most_confused"] = most_confused_pairs(report[split]["confusion_matrix"], names)
+        predicted = probs.argmax(axis=1) if len(probs) else np.zeros(0, int)
+        per_clip.append(pd.DataFrame({
+            "split": split,
+            "clip_id": rows["clip_id"].to_numpy(),
+            "true": rows["label"].to_numpy(),
+            "predicted": [names[i] for i in predicted],
+            "probability": probs.max(axis=1) if len(probs) else [],
+            "true_probability": probs[np.arange(len(truth)), truth] if len(probs) else [],
+            "image": rows["image"].to_numpy(),
+        }))
+    atomic_write_text(metrics_json, json.dumps(report, indent=2) + "\n")
+    atomic_write_text(predictions_csv, pd.concat(per_clip).to_csv(index=False, float_format="%.6f", lineterminator="\n"))
+    shown = "test" if report["test"]["clips"] else "val"
+    plot_confusion_matrix(report[shown]["confusion_matrix"], names, confusion_png, f"Confusion matrix ({shown})")
+    plot_training_curves(results_csv, curves_png)
+    for split in ("val", "test"):
+        r = report[split]
+        print(f"[seesound] {split}: {r['clips']} clips, top-1 {r['top1']:.3f}, top-5 {r['top5']:.3f}", flush=True)
+    return report

@@ -1,0 +1,122 @@
+"""Figures: confusion matrix, training curves, example spectrograms on real axes (matplotlib, offline)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+from .fileio import atomic_write_bytes
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path) -> None:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    _pyplot().close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def plot_confusion_matrix(cm, names, path, title: str = "Confusion matrix (test)") -> None:
+    plt = _pyplot()
+    cm = np.asarray(cm, dtype=float)
+    norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    size = max(4.0, 0.55 * len(names) + 2)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(len(names)):
+        for j in range(len(names)):
+            if cm[i, j]:
+                ax.text(j, i, f"{norm[i, j]:.2f}\n({int(cm[i, j])})", ha="center", va="center", fontsize=7,
+                        color="white" if norm[i, j] > 0.5 else "black")
+    fig.colorbar(im, ax=ax, label="fraction of true class")
+    ax.set_title(title)
+    _save(fig, path)
+
+
+def plot_training_curves(results_csv, path) -> None:
+    """Loss and top-1/top-5 per epoch from Ultralytics' results.csv."""
+    import pandas as pd
+
+    plt = _pyplot()
+    df = pd.read_csv(results_csv)
+    df.columns = [c.strip() for c in df.columns]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
+    for col, label in (("train/loss", "train loss"), ("val/loss", "val loss")):
+        if col in df:
+            a1.plot(df["epoch"], df[col], marker=".", label=label)
+    a1.set_xlabel("epoch")
+    a1.set_ylabel("loss")
+    a1.legend()
+    for col, label in (("metrics/accuracy_top1", "val top-1"), ("metrics/accuracy_top5", "val top-5")):
+        if col in df:
+            a2.plot(df["epoch"], df[col], marker=".", label=label)
+    a2.set_xlabel("epoch")
+    a2.set_ylabel("accuracy")
+    a2.set_ylim(0, 1.02)
+    a2.legend()
+    fig.suptitle("Training")
+    _save(fig, path)
+
+
+def plot_example_spectrograms(examples, settings, path) -> None:
+    """One spectrogram per class on axes in seconds and Hz with a dB colour bar (the tutorial's view).
+
+    `examples` is a list of (label, samples, sample_rate); the values are those the training image shows.
+    """
+    from .spectrogram import band_frequencies, fit_duration, spectrogram_db
+
+    plt = _pyplot()
+    n = len(examples)
+    cols = min(n, 3)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.4 * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    for ax, (label, samples, rate) in zip(axes.flat, examples):
+        samples = fit_duration(samples, rate, settings.duration_s)
+        db = spectrogram_db(samples, rate, settings)
+        low = max(float(db.max()) - settings.top_db, 0.0)
+        freqs = band_frequencies(settings, rate)
+        if settings.freq_scale == "linear" and (settings.fmin > 0 or settings.fmax is not None):
+            freqs = freqs[(freqs >= settings.fmin) & (freqs <= (settings.fmax or np.inf))]
+        times = np.arange(db.shape[1]) * settings.hop_length / rate
+        mesh = ax.pcolormesh(times, freqs, db, shading="nearest", cmap=settings.colormap, vmin=low, vmax=low + settings.top_db)
+        if settings.freq_scale == "log":
+            ax.set_yscale("log")
+        elif settings.freq_scale == "mel":
+            ax.set_yscale("symlog", linthresh=1000)  # mel is linear below 1 kHz, logarithmic above
+        ax.set_title(label)
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("frequency (Hz)")
+        fig.colorbar(mesh, ax=ax, label="dB re 1e-5")
+    fig.suptitle(f"{settings.freq_scale} spectrogram, n_fft {settings.n_fft}, hop {settings.hop_length}, top_db {settings.top_db:g}")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_examples_from_listing(listing_csv, path, settings: dict) -> None:
+    """The plot_examples rule: the first training clip of each class (in clip-id order)."""
+    import pandas as pd
+
+    from .spectrogram import SpectrogramSettings, load_clip
+
+    spec = SpectrogramSettings(**settings)
+    listing = pd.read_csv(listing_csv, dtype={"clip_id": str, "label": str}).sort_values("clip_id")
+    examples = []
+    for label, rows in listing.groupby("label", sort=True):
+        samples, rate = load_clip(rows["audio"].iloc[0], spec)
+        examples.append((label, samples, rate))
+    plot_example_spectrograms(examples, spec, path)

@@ -1,0 +1,153 @@
+"""Train/val/test assignment and the Ultralytics folder layout (`train/ val/ test/ <class>/`).
+
+The assignment is a pure function of each clip's own (group, fold) and the settings, so adding or removing
+a recording never moves another one between splits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from .fileio import atomic_write_text
+
+SPLITS = ("train", "val", "test")
+
+
+class SplitError(ValueError):
+    pass
+
+
+def resolve_method(method: str, table: pd.DataFrame) -> str:
+    """`auto` means the dataset's folds when it has them, a ratio split otherwise."""
+    if method != "auto":
+        return method
+    return "folds" if table["fold"].notna().all() and len(table) else "ratio"
+
+
+def group_uniform(group: str, seed: int) -> float:
+    """A stable pseudo-random number in [0, 1) for a group: the same group and seed, the same number."""
+    digest = hashlib.sha256(f"{seed}\0{group}".encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64
+
+
+def split_by_group_ratio(table: pd.DataFrame, test_ratio: float, val_ratio: float, seed: int) -> pd.Series:
+    """Grouped ratio split: each group goes wholly to test, val or train by its own hash.
+
+    Stratified in expectation (the hash ignores the class, so every class gets the ratios on average);
+    a new group never moves another, which an exact per-class quota could not promise.
+    """
+    u = table["group"].map(lambda g: group_uniform(str(g), seed))
+    return pd.Series(
+        ["test" if x < test_ratio else "val" if x < test_ratio + val_ratio else "train" for x in u],
+        index=table.index,
+    )
+
+
+def split_by_folds(table: pd.DataFrame, test_folds, val_folds) -> pd.Series:
+    if table["fold"].isna().any():
+        missing = table.loc[table["fold"].isna(), "clip_id"].iloc[0]
+        raise SplitError(f"split.method is 'folds' but clip {missing!r} has no fold; use split.method: ratio")
+    folds = table["fold"].astype(int)
+    return pd.Series(
+        ["test" if f in set(test_folds) else "val" if f in set(val_folds) else "train" for f in folds],
+        index=table.index,
+    )
+
+
+def assign_splits(table: pd.DataFrame, method: str, test_folds, val_folds, test_ratio, val_ratio, seed) -> pd.Series:
+    method = resolve_method(method, table)
+    if method == "folds":
+        return split_by_folds(table, test_folds, val_folds)
+    return split_by_group_ratio(table, test_ratio, val_ratio, seed)
+
+
+def check_split(table: pd.DataFrame, split: pd.Series) -> list[str]:
+    """Raise when training cannot work; return warnings about thin classes."""
+    counts = pd.crosstab(table["label"], split).reindex(columns=list(SPLITS), fill_value=0)
+    if counts["train"].sum() == 0 or counts["val"].sum() == 0:
+        empty = "train" if counts["train"].sum() == 0 else "val"
+        raise SplitError(f"the {empty} split is empty ({len(table)} clips); add recordings or change the split settings")
+    no_train = counts.index[counts["train"] == 0].tolist()
+    if no_train:
+        raise SplitError(
+            f"class {no_train[0]!r} has no clip in the train split ({int(counts.loc[no_train[0]].sum())} clips in all); "
+            f"it needs more recordings (or groups) than the val/test splits take"
+        )
+    warnings = []
+    for split_name in ("val", "test"):
+        for label in counts.index[counts[split_name] == 0]:
+            warnings.append(f"class {label!r} has no clip in the {split_name} split")
+    return warnings
+
+
+def image_name(clip_id: str, ext: str) -> str:
+    """File name inside a class folder: the clip id with its folders flattened (unique, readable)."""
+    return clip_id.replace("/", "__") + "." + ext
+
+
+def write_dataset_folder(listing: pd.DataFrame, classes, dataset_dir) -> None:
+    """Lay out `dataset_dir/{train,val,test}/<class>/` with relative symlinks to the spectrogram images.
+
+    Every class gets a folder in every split, so Ultralytics sees the same class list everywhere.
+    """
+    dataset_dir = Path(dataset_dir)
+    if dataset_dir.exists():
+        shutil.rmtree(dataset_dir)
+    for split_name in SPLITS:
+        for label in classes:
+            (dataset_dir / split_name / label).mkdir(parents=True, exist_ok=True)
+    for rec in listing.itertuples(index=False):
+        link = dataset_dir / rec.split / rec.label / image_name(rec.clip_id, Path(rec.image).suffix[1:])
+        os.symlink(os.path.relpath(Path(rec.image).resolve(), link.parent.resolve()), link)
+
+
+def audio_summary(audio_paths) -> dict:
+    """Durations and sample rates of the clips, from their WAV headers (no samples are read)."""
+    import numpy as np
+
+    from .audio import read_wav_info
+
+    infos = [read_wav_info(p) for p in audio_paths]
+    durations = np.array([i.duration_s for i in infos])
+    rates = pd.Series([i.sample_rate for i in infos]).value_counts().sort_index()
+    return {
+        "total_duration_s": float(durations.sum()),
+        "median_duration_s": float(np.median(durations)) if len(durations) else 0.0,
+        "sample_rates": {str(int(r)): int(n) for r, n in rates.items()},
+    }
+
+
+def make_split(manifest_csv, images, dataset_dir, listing_csv, summary_json, method, test_folds, val_folds,
+               test_ratio, val_ratio, seed, log=print) -> pd.DataFrame:
+    """The split rule: assign, check, lay out the folders, write the listing and a summary."""
+    table = pd.read_csv(manifest_csv, dtype={"clip_id": str, "label": str, "group": str, "audio": str})
+    table["fold"] = table["fold"].astype("Int64")
+    by_clip = dict(zip(table["clip_id"], images)) if len(images) == len(table) else None
+    if by_clip is None:
+        raise SplitError(f"{len(images)} images for {len(table)} clips in {manifest_csv}")
+    resolved = resolve_method(method, table)
+    split = assign_splits(table, resolved, test_folds, val_folds, test_ratio, val_ratio, seed)
+    for w in check_split(table, split):
+        log(f"warning: {w}")
+    listing = table.assign(split=split.values, image=[by_clip[c] for c in table["clip_id"]])
+    classes = sorted(table["label"].unique())
+    write_dataset_folder(listing, classes, dataset_dir)
+    atomic_write_text(listing_csv, listing[["clip_id", "label", "group", "fold", "split", "image", "audio"]].to_csv(index=False, lineterminator="\n"))
+    counts = pd.crosstab(listing["label"], listing["split"]).reindex(columns=list(SPLITS), fill_value=0)
+    summary = {
+        "method": resolved,
+        "classes": classes,
+        "clips": int(len(listing)),
+        "clips_per_split": {s: int(counts[s].sum()) for s in SPLITS},
+        "clips_per_class_and_split": {c: {s: int(counts.loc[c, s]) for s in SPLITS} for c in classes},
+    }
+    summary.update(audio_summary(listing["audio"]))
+    atomic_write_text(summary_json, json.dumps(summary, indent=2) + "\n")
+    log(f"split ({resolved}): " + ", ".join(f"{s} {summary['clips_per_split'][s]}" for s in SPLITS))
+    return listing
