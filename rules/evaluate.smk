@@ -22,6 +22,8 @@ rule evaluate:
         runtime=60,
     log:
         "logs/evaluate.log",
+    conda:
+        "../envs/train.yaml"
     script:
         "../scripts/evaluate.py"
 
@@ -35,5 +37,7 @@ rule plot_examples:
         settings=SPECTROGRAM,
     log:
         "logs/plot_examples.log",
+    conda:
+        "../envs/plots.yaml"
     script:
         "../scripts/plot_examples.py"

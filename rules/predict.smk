@@ -22,5 +22,7 @@ rule predict:
         runtime=60,
     log:
         "logs/predict.log",
+    conda:
+        "../envs/train.yaml"
     script:
         "../scripts/predict.py"

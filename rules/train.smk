@@ -28,5 +28,7 @@ rule train:
         runtime=240,
     log:
         "logs/train.log",
+    conda:
+        "../envs/train.yaml"
     script:
         "../scripts/train.py"

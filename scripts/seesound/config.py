@@ -45,12 +45,39 @@ def _sentence(error) -> str:
     return f"config key '{key}': {error.message}"
 
 
+_JSON_TYPES = {"integer": int, "number": (int, float), "boolean": bool, "null": type(None), "array": list, "object": dict}
+
+
+def _coerce_strings(value, schema: dict):
+    """Undo Snakemake's `--config key='{a: 1}'`, which passes nested values as strings ('1', 'true', 'null')."""
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        return {k: _coerce_strings(v, props.get(k, {})) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_coerce_strings(v, schema.get("items", {})) for v in value]
+    if not isinstance(value, str):
+        return value
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else list(types)
+    if "string" in types or (not types and "enum" not in schema):
+        return value
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+    if "enum" in schema:
+        return parsed if parsed in schema["enum"] else value
+    if any(isinstance(parsed, _JSON_TYPES[t]) and not (t in ("integer", "number") and isinstance(parsed, bool)) for t in types):
+        return _coerce_strings(parsed, schema)
+    return value
+
+
 def validate_config(config: dict, schema: dict | None = None) -> dict:
     """Return a validated copy of `config` with defaults filled in; raise ConfigError otherwise."""
     import jsonschema
 
     schema = schema or load_schema()
-    config = copy.deepcopy(dict(config))
+    config = _coerce_strings(copy.deepcopy(dict(config)), schema)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if errors:

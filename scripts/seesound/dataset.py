@@ -207,10 +207,11 @@ def synthesize_demo_clip(label: str, index: int, duration_s: float, sample_rate:
         raise ValueError(f"unknown demo class {label!r}")
     event = event / (np.max(np.abs(event)) + 1e-12) * envelope * rng.uniform(0.2, 0.9)
     snr_db = rng.uniform(5, 25)
-    noise = rng.standard_normal(n)
-    noise = np.cumsum(noise) * 0.02 + noise  # a little low-frequency rumble
+    white = rng.standard_normal(n)
+    noise = white + 4.0 * np.convolve(white, np.ones(64) / 8.0, mode="same")  # hiss plus low-frequency rumble
     noise *= np.sqrt(np.mean(event[inside] ** 2) + 1e-12) / (np.std(noise) + 1e-12) / 10 ** (snr_db / 20)
-    return (event + noise).astype(np.float32)
+    mix = event + noise
+    return (mix / max(1.0, np.abs(mix).max() / 0.95)).astype(np.float32)
 
 
 def write_demo_audio(wav_paths, labels, duration_s: float, sample_rate: int, seed: int) -> None:

@@ -31,7 +31,8 @@ def _skip_amp_download(trainer_module) -> None:
     from ultralytics.utils import WEIGHTS_DIR
 
     if not (WEIGHTS_DIR / "yolo26n.pt").is_file():
-        trainer_module.check_amp = lambda model: True
+        # AMP on CUDA only: on a CPU, autocast would run convolutions in bfloat16, several times slower
+        trainer_module.check_amp = lambda model: next(model.parameters()).device.type == "cuda"
 
 
 def _epoch_logger(start_time: float):

@@ -1,0 +1,119 @@
+"""Shared test helpers: synthetic audio in any WAV encoding, and running the real workflow."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+sys.path.insert(0, str(REPO / "scripts"))
+
+
+def tone(freq=440.0, seconds=1.0, rate=16000, amplitude=0.5):
+    t = np.arange(int(round(seconds * rate))) / rate
+    return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float64)
+
+
+def encode_wav(samples, rate, encoding="pcm16", extensible=False) -> bytes:
+    """WAV bytes of float samples in [-1, 1], mono (n,) or (n, channels), in the given encoding.
+
+    encodings: pcm8, pcm16, pcm24, pcm32, float32, float64, mulaw, alaw, or adpcm (header only: a codec
+    we do not decode).
+    """
+    x = np.asarray(samples, dtype=np.float64)
+    if x.ndim == 1:
+        x = x[:, None]
+    channels = x.shape[1]
+    if encoding == "pcm8":
+        tag, bits, data = 1, 8, (np.clip(x, -1, 127 / 128) * 128 + 128).round().astype(np.uint8).tobytes()
+    elif encoding == "pcm16":
+        tag, bits, data = 1, 16, (np.clip(x, -1, 1 - 2**-15) * 2**15).round().astype("<i2").tobytes()
+    elif encoding == "pcm24":
+        v = (np.clip(x, -1, 1 - 2**-23) * 2**23).round().astype("<i4")
+        tag, bits, data = 1, 24, v.view(np.uint8).reshape(-1, 4)[:, :3].tobytes()
+    elif encoding == "pcm32":
+        tag, bits, data = 1, 32, (np.clip(x, -1, 1 - 2**-31) * 2**31).round().astype("<i4").tobytes()
+    elif encoding == "float32":
+        tag, bits, data = 3, 32, x.astype("<f4").tobytes()
+    elif encoding == "float64":
+        tag, bits, data = 3, 64, x.astype("<f8").tobytes()
+    elif encoding in ("mulaw", "alaw"):
+        codes = np.arange(256, dtype=np.uint8)
+        from seesound.audio import _g711_table
+
+        table = _g711_table(encoding)
+        nearest = np.abs(x.reshape(-1, 1) - table[None, :]).argmin(axis=1)  # brute-force encoder for tests
+        tag, bits, data = (7 if encoding == "mulaw" else 6), 8, codes[nearest].tobytes()
+    elif encoding == "adpcm":
+        tag, bits, data = 0x11, 4, bytes(256)
+    else:
+        raise ValueError(encoding)
+    block = max(1, bits // 8) * channels
+    if extensible:
+        guid = struct.pack("<H", tag) + b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
+        fmt = struct.pack("<HHIIHHHHI", 0xFFFE, channels, rate, rate * block, block, bits, 22, bits, 0) + guid
+    else:
+        fmt = struct.pack("<HHIIHH", tag, channels, rate, rate * block, block, bits)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    if len(data) % 2:
+        body += b"\x00"
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def write_wav_file(path, samples, rate=16000, encoding="pcm16", **kw) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(encode_wav(samples, rate, encoding, **kw))
+    return path
+
+
+def snakemake_cmd():
+    return [sys.executable, "-m", "snakemake"]
+
+
+def run_snakemake(workdir, *args, check=True, timeout=900, env=None):
+    """Run the real workflow in `workdir` (its config.yaml is merged over the repository's)."""
+    cmd = snakemake_cmd() + ["-s", str(REPO / "Snakefile"), "-d", str(workdir)]
+    if (Path(workdir) / "config.yaml").exists():
+        cmd += ["--configfile", str(Path(workdir) / "config.yaml")]
+    cmd += list(args)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-5000:]}\n{proc.stderr[-5000:]}")
+    return proc
+
+
+def write_config(workdir, config: dict) -> None:
+    Path(workdir).mkdir(parents=True, exist_ok=True)
+    (Path(workdir) / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+TINY_TRAIN = {"epochs": 1, "batch": 8, "workers": 0, "threads": 2, "patience": 5}
+TINY_SPECTROGRAM = {"image_size": 64, "n_fft": 256, "hop_length": 128, "n_mels": 32}
+
+
+def make_class_folders(root, classes=("low", "high", "noise"), per_class=6, seconds=0.5, rate=8000) -> Path:
+    """A folder dataset of clearly different synthetic sounds, one sub-folder per class."""
+    rng = np.random.default_rng(0)
+    for c, label in enumerate(classes):
+        for i in range(per_class):
+            if label == "noise":
+                x = 0.3 * rng.standard_normal(int(seconds * rate))
+            else:
+                x = tone(300 * (c + 1) + 20 * i, seconds, rate)
+            write_wav_file(Path(root) / label / f"{label}_{i}.wav", x, rate)
+    return Path(root)
+
+
+needs_shared_data = pytest.mark.skipif(
+    not (SHARED_DATA / "esc10" / "esc10.csv").is_file(), reason="../shared/data/esc10 is not present"
+)

@@ -1,0 +1,51 @@
+"""Config validation: defaults fill gaps, a wrong value is one sentence naming the key."""
+
+import copy
+
+import pytest
+import yaml
+from conftest import REPO
+
+from seesound.config import ConfigError, validate_config
+
+
+def defaults():
+    return yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def test_the_shipped_config_is_valid_and_complete():
+    cfg = validate_config(defaults())
+    assert cfg == validate_config({})  # config.yaml holds exactly the schema's defaults
+
+
+@pytest.mark.parametrize(
+    "patch, message",
+    [
+        ({"train": {"epochs": -1}}, "'train.epochs': -1 is less than the minimum of 1"),
+        ({"train": {"epochs": "many"}}, "'train.epochs': 'many' is not of type 'integer'"),
+        ({"spectrogram": {"image_size": 0}}, "'spectrogram.image_size'"),
+        ({"spectrogram": {"hop_length": 2048}}, "'spectrogram.hop_length': 2048 is larger than spectrogram.n_fft"),
+        ({"spectrogram": {"freq_scale": "bark"}}, "'spectrogram.freq_scale': 'bark' is not one of"),
+        ({"train": {"epoch": 3}}, "'train.epoch' is unknown"),
+        ({"trian": {}}, "'trian' is unknown"),
+        ({"split": {"test_ratio": 0.6, "val_ratio": 0.5}}, "split.test_ratio"),
+        ({"dataset": {"kind": "folder"}}, "'dataset.path': required"),
+    ],
+)
+def test_bad_values_are_rejected_naming_the_key(patch, message):
+    cfg = copy.deepcopy(patch)
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
+        validate_config(cfg)
+
+
+def test_partial_sections_are_completed_from_defaults():
+    cfg = validate_config({"train": {"epochs": 3}})
+    assert cfg["train"]["epochs"] == 3 and cfg["train"]["batch"] == 32 and cfg["spectrogram"]["n_fft"] == 1024
+
+
+def test_values_from_the_command_line_arrive_as_strings_and_are_typed_by_the_schema():
+    cfg = validate_config({"train": {"epochs": "5", "resume": "true", "augment": {"auto_augment": "null"}},
+                           "spectrogram": {"fmax": "8000.5", "colormap": "123"}, "split": {"test_folds": ["1", "2"]}})
+    assert cfg["train"]["epochs"] == 5 and cfg["train"]["resume"] is True
+    assert cfg["train"]["augment"]["auto_augment"] is None and cfg["spectrogram"]["fmax"] == 8000.5
+    assert cfg["spectrogram"]["colormap"] == "123" and cfg["split"]["test_folds"] == [1, 2]

@@ -1,0 +1,105 @@
+"""STFT, dB, frequency scales and the colormapped image, checked against scipy and by construction."""
+
+import io
+
+import numpy as np
+import pytest
+import scipy.signal
+from conftest import tone, write_wav_file
+from PIL import Image
+
+from seesound.spectrogram import (
+    SpectrogramSettings, colormap_lut, frequency_filterbank, normalize_db, render_clip_image, render_rgb,
+    spectrogram_db, stft_magnitude,
+)
+
+
+def test_stft_matches_scipy_signal_stft():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(5000).astype(np.float32)
+    ours = stft_magnitude(x, 512, 256)
+    _, _, z = scipy.signal.stft(x, window="hann", nperseg=512, noverlap=256, boundary=None, padded=True)
+    theirs = np.abs(z) * scipy.signal.get_window("hann", 512).sum()  # scipy scales by the window's sum
+    assert ours.shape == theirs.shape
+    np.testing.assert_allclose(ours, theirs, rtol=1e-3, atol=1e-3)
+
+
+def test_clip_shorter_than_one_frame_gives_one_column():
+    assert stft_magnitude(np.ones(100, np.float32), 1024, 512).shape == (513, 1)
+
+
+def test_db_is_twenty_log10_of_magnitude_over_1e_minus_5():
+    x = tone(1000, 1.0, 16000).astype(np.float32)
+    settings = SpectrogramSettings(freq_scale="linear")
+    db = spectrogram_db(x, 16000, settings)
+    mag = stft_magnitude(x, 1024, 512)
+    expected = 20 * np.log10(np.maximum(mag, 1e-5) / 1e-5)
+    np.testing.assert_allclose(db, expected, rtol=1e-4, atol=1e-3)
+    assert abs(np.argmax(db[:, 5]) - 1000 / (16000 / 1024)) <= 1
+
+
+def test_digital_silence_is_finite_and_maps_to_the_floor_colour():
+    settings = SpectrogramSettings(image_size=32)
+    db = spectrogram_db(np.zeros(16000, np.float32), 16000, settings)
+    assert np.isfinite(db).all() and (db == 0).all()
+    rgb = render_rgb(np.zeros(16000, np.float32), 16000, settings)
+    assert (rgb == colormap_lut("jet")[0]).all()
+
+
+def test_silence_inside_a_clip_is_drawn_in_the_floor_colour_not_blank():
+    x = np.concatenate([tone(500, 0.5, 16000), np.zeros(8000)]).astype(np.float32)
+    unit = normalize_db(spectrogram_db(x, 16000, SpectrogramSettings()), 80.0)
+    assert np.isfinite(unit).all() and unit[:, -3:].max() == 0.0 and unit.max() == 1.0
+
+
+@pytest.mark.parametrize("scale", ["mel", "log"])
+def test_filterbanks_have_no_empty_band_and_peak_where_the_tone_is(scale):
+    bank = frequency_filterbank(scale, 16000, 1024, 128, 0.0, None)
+    assert bank.shape == (128, 513) and (bank.sum(axis=1) > 0).all()
+    settings = SpectrogramSettings(freq_scale=scale)
+    from seesound.spectrogram import band_frequencies
+
+    db = spectrogram_db(tone(2000, 0.5, 16000).astype(np.float32), 16000, settings)
+    peak_hz = band_frequencies(settings, 16000)[np.argmax(db[:, 3])]
+    assert abs(peak_hz - 2000) / 2000 < 0.05
+
+
+def test_image_is_square_rgb_with_low_frequencies_at_the_bottom(tmp_path):
+    path = write_wav_file(tmp_path / "low.wav", tone(100, 1.0, 16000), 16000)
+    settings = SpectrogramSettings(freq_scale="linear", image_size=64)
+    rgb = np.asarray(Image.open(io.BytesIO(render_clip_image(path, settings))))
+    assert rgb.shape == (64, 64, 3)
+    lut = colormap_lut("jet").astype(int)
+    rows_hot = [np.abs(rgb[r].astype(int) - lut[-1]).sum(axis=1).min() for r in range(64)]
+    assert int(np.argmin(rows_hot)) > 56  # a 100 Hz tone lights the bottom rows
+
+
+def test_grey_colormap_gives_equal_channels():
+    rgb = render_rgb(tone(700, 0.5, 16000).astype(np.float32), 16000, SpectrogramSettings(colormap="gray", image_size=32))
+    assert (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all()
+
+
+def test_rendering_is_byte_identical_on_repeat(tmp_path):
+    path = write_wav_file(tmp_path / "a.wav", tone(300, 0.7, 22050), 22050)
+    settings = SpectrogramSettings(image_size=48)
+    assert render_clip_image(path, settings) == render_clip_image(path, settings)
+
+
+def test_seed_style_reproduces_the_tutorials_two_to_one_figure(tmp_path):
+    path = write_wav_file(tmp_path / "a.wav", tone(300, 0.5, 16000), 16000)
+    img = Image.open(io.BytesIO(render_clip_image(path, SpectrogramSettings(style="seed", image_size=60))))
+    assert img.size == (120, 60)
+
+
+def test_resampling_setting_changes_the_rate_before_the_stft(tmp_path):
+    path = write_wav_file(tmp_path / "a.wav", tone(1000, 0.5, 44100), 44100)
+    from seesound.spectrogram import load_clip
+
+    samples, rate = load_clip(path, SpectrogramSettings(sample_rate=16000))
+    assert rate == 16000 and len(samples) == 8000
+
+
+def test_duration_setting_pads_short_clips_with_silence():
+    short = tone(500, 0.5, 8000).astype(np.float32)
+    a = render_rgb(short, 8000, SpectrogramSettings(image_size=32, duration_s=1.0))
+    assert (a[:, -4:] == colormap_lut("jet")[0]).all()

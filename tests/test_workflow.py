@@ -1,0 +1,163 @@
+"""End to end: the real `snakemake` on tiny synthetic datasets of every kind, checking what it writes."""
+
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import (
+    SHARED_DATA, TINY_SPECTROGRAM, TINY_TRAIN, make_class_folders, needs_shared_data, run_snakemake, tone,
+    write_config, write_wav_file,
+)
+from PIL import Image
+
+
+def planned_jobs(workdir, *args) -> dict:
+    """{rule: count} from `snakemake -n`'s job stats table."""
+    out = run_snakemake(workdir, "-n", "--quiet", "rules", *args).stdout
+    jobs = {}
+    for line in out.splitlines():
+        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if m and m.group(1) != "total":
+            jobs[m.group(1)] = int(m.group(2))
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("demo")
+    long_file = write_wav_file(work / "inbox" / "long recording.wav", np.concatenate([tone(400, 2.0), np.zeros(16000)]), 16000)
+    write_config(work, {
+        "dataset": {"demo": {"clips_per_class": 6, "duration_s": 1.0}},
+        "spectrogram": TINY_SPECTROGRAM,
+        "train": TINY_TRAIN,
+        "predict": {"inputs": [str(long_file.parent)], "hop_s": 0.5},
+    })
+    run_snakemake(work, "--cores", "2")
+    return work
+
+
+def test_demo_run_writes_every_output_with_real_content(demo_run):
+    r = demo_run / "results"
+    images = sorted((r / "spectrograms").rglob("*.png"))
+    assert len(images) == 30
+    assert Image.open(images[0]).size == (64, 64)
+    listing = pd.read_csv(r / "split.csv")
+    assert set(listing.split) == {"train", "val", "test"} and len(listing) == 30
+    for rec in listing.itertuples():
+        link = r / "dataset" / rec.split / rec.label / (rec.clip_id.replace("/", "__") + ".png")
+        assert link.is_symlink() and link.resolve() == (demo_run / rec.image).resolve()
+    metrics = json.loads((r / "metrics.json").read_text())
+    for split in ("val", "test"):
+        m = metrics[split]
+        assert 0 <= m["top1"] <= m["top5"] <= 1 and m["clips"] == (listing.split == split).sum()
+        assert np.array(m["confusion_matrix"]).sum() == m["clips"]
+        assert set(m["per_class"]) == set(metrics["classes"])
+    assert metrics["settings"]["spectrogram"]["n_fft"] == 256
+    assert (r / "model" / "weights" / "best.pt").stat().st_size > 100_000
+    for plot in ("confusion_matrix", "training_curves", "example_spectrograms"):
+        assert Image.open(r / "plots" / f"{plot}.png").size[0] > 300
+
+
+def test_prediction_covers_a_long_file_with_sliding_windows(demo_run):
+    pred = pd.read_csv(demo_run / "results" / "predictions.csv")
+    assert list(pred.start_s) == [0.0, 0.5, 1.0, 1.5, 2.0]  # 3 s file, 1 s windows (the clips' length), 0.5 s hop
+    assert pred.end_s.iloc[-1] == 3.0
+    assert {"label_1", "prob_1", "label_5", "prob_5", "file_label", "file_prob"} <= set(pred.columns)
+    probs = pred[[c for c in pred.columns if c.startswith("p_")]].to_numpy()
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-4)
+    assert (pred.prob_1 >= pred.prob_2).all()
+
+
+def test_a_complete_run_leaves_nothing_to_do(demo_run):
+    assert planned_jobs(demo_run) == {}
+
+
+def test_dry_run_plans_exactly_one_spectrogram_job_per_wav(tmp_path):
+    make_class_folders(tmp_path / "data", per_class=7)
+    write_config(tmp_path, {"dataset": {"kind": "folder", "path": str(tmp_path / "data")}})
+    jobs = planned_jobs(tmp_path)
+    assert jobs["spectrogram"] == 21 and jobs["split"] == 1 and jobs["train"] == 1
+
+
+def test_folder_dataset_trains_and_a_checkpoint_fine_tunes(tmp_path):
+    make_class_folders(tmp_path / "data", per_class=8)
+    config = {"dataset": {"kind": "folder", "path": "data"}, "spectrogram": TINY_SPECTROGRAM, "train": TINY_TRAIN}
+    write_config(tmp_path, config)
+    run_snakemake(tmp_path, "--cores", "2")
+    metrics = json.loads((tmp_path / "results" / "metrics.json").read_text())
+    assert metrics["classes"] == ["high", "low", "noise"]
+    # the trained weights are a valid starting point for another training (fine-tuning from a .pt)
+    config |= {"results_dir": "finetuned", "train": TINY_TRAIN | {"model": "results/model/weights/best.pt"}}
+    write_config(tmp_path, config)
+    run_snakemake(tmp_path, "--cores", "2", "train")
+    assert (tmp_path / "finetuned" / "model" / "weights" / "best.pt").is_file()
+
+
+def test_csv_dataset_with_folds_splits_by_fold(tmp_path):
+    rows = []
+    for i in range(20):
+        label = ["a", "b"][i % 2]
+        write_wav_file(tmp_path / "clips" / f"{i}.wav", tone(300 + 500 * (i % 2), 0.5, 8000), 8000)
+        rows.append(f"{i}.wav,{label},{i % 5 + 1},src{i}")
+    (tmp_path / "meta.csv").write_text("filename,label,fold,group\n" + "\n".join(rows) + "\n")
+    write_config(tmp_path, {"dataset": {"kind": "csv", "path": "meta.csv", "audio_dir": "clips"},
+                            "spectrogram": TINY_SPECTROGRAM, "train": TINY_TRAIN})
+    run_snakemake(tmp_path, "--cores", "2", "split")
+    listing = pd.read_csv(tmp_path / "results" / "split.csv")
+    assert set(listing.fold[listing.split == "test"]) == {5} and set(listing.fold[listing.split == "val"]) == {4}
+    assert json.loads((tmp_path / "results" / "split_summary.json").read_text())["method"] == "folds"
+
+
+def make_esc50_archive(tmp_path) -> Path:
+    src = tmp_path / "src" / "ESC-50-master"
+    rows = []
+    for i in range(10):
+        label, target = [("dog", 0), ("rooster", 1)][i % 2]
+        name = f"{i % 5 + 1}-{100 + i}-A-{target}.wav"
+        write_wav_file(src / "audio" / name, tone(200 + 700 * target, 0.5, 8000), 8000)
+        rows.append(f"{name},{i % 5 + 1},{target},{label},True,{100 + i},A")
+    (src / "meta").mkdir()
+    (src / "meta" / "esc50.csv").write_text("filename,fold,target,category,esc10,src_file,take\n" + "\n".join(rows) + "\n")
+    archive = tmp_path / "ESC-50-master.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for f in sorted(src.rglob("*")):
+            z.write(f, f.relative_to(tmp_path / "src"))
+    return archive
+
+
+def test_esc50_is_downloaded_when_absent_then_split_by_its_folds(tmp_path):
+    archive = make_esc50_archive(tmp_path)
+    write_config(tmp_path, {"dataset": {"kind": "esc50", "path": "data/ESC-50", "url": archive.as_uri()},
+                            "spectrogram": TINY_SPECTROGRAM})
+    run_snakemake(tmp_path, "--cores", "2", "split")
+    assert (tmp_path / "data" / "ESC-50" / "meta" / "esc50.csv").is_file()
+    listing = pd.read_csv(tmp_path / "results" / "split.csv")
+    assert len(listing) == 10 and set(listing.fold[listing.split == "test"]) == {5}
+
+
+def test_esc50_download_failure_is_one_clear_sentence(tmp_path):
+    write_config(tmp_path, {"dataset": {"kind": "esc50", "path": "data/ESC-50", "url": (tmp_path / "none.zip").as_uri()}})
+    proc = run_snakemake(tmp_path, "--cores", "1", "split", check=False)
+    assert proc.returncode != 0
+    assert "could not download ESC-50" in proc.stderr + proc.stdout and "set dataset.path" in proc.stderr + proc.stdout
+
+
+def test_a_bad_config_value_stops_the_run_naming_the_key(tmp_path):
+    proc = run_snakemake(tmp_path, "-n", "--config", "train={epochs: -1}", check=False)
+    assert proc.returncode != 0
+    assert "config key 'train.epochs': -1 is less than the minimum of 1" in proc.stdout + proc.stderr
+
+
+@needs_shared_data
+def test_esc10_plans_400_spectrogram_jobs_and_splits_by_its_folds(tmp_path):
+    write_config(tmp_path, {"dataset": {"kind": "csv", "path": str(SHARED_DATA / "esc10" / "esc10.csv")},
+                            "spectrogram": TINY_SPECTROGRAM})
+    assert planned_jobs(tmp_path)["spectrogram"] == 400
+    run_snakemake(tmp_path, "--cores", "2", "split")
+    listing = pd.read_csv(tmp_path / "results" / "split.csv")
+    assert (listing.groupby("split").size() == pd.Series({"test": 80, "train": 240, "val": 80})).all()
+    assert (listing.groupby("group")["split"].nunique() == 1).all()  # src_file never straddles splits
