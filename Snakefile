@@ -14,6 +14,7 @@ include: "rules/split.smk"
 include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/predict.smk"
+include: "rules/run_info.smk"
 
 
 rule all:

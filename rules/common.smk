@@ -2,12 +2,14 @@
 import os
 import sys
 from hashlib import sha1
+from pathlib import Path
 
 sys.path.insert(0, os.path.join(workflow.basedir, "scripts"))
 
 from seesound.config import ConfigError, validate_config
 from seesound import dataset as seesound_dataset
 from seesound.spectrogram import SpectrogramSettings
+from seesound import layout
 
 try:
     CFG = validate_config(config)
@@ -21,6 +23,13 @@ IMAGE_EXT = CFG["spectrogram"]["format"]
 TRAIN = CFG["train"]
 IMGSZ = TRAIN["imgsz"] or CFG["spectrogram"]["image_size"]
 PREDICT_INPUTS = CFG["predict"]["inputs"]
+# what metrics.json records of the run (execution knobs such as threads and resume left out)
+RUN_SETTINGS = {
+    "dataset": DATASET["kind"],
+    "spectrogram": SPECTROGRAM,
+    "split": CFG["split"],
+    "train": {k: v for k, v in TRAIN.items() if k not in ("threads", "resume")},
+}
 
 ESC50_PATH = DATASET["path"] or seesound_dataset.ESC50_DEFAULT_PATH
 NEEDS_ESC50_DOWNLOAD = DATASET["kind"] == "esc50" and not os.path.isfile(
@@ -29,6 +38,7 @@ NEEDS_ESC50_DOWNLOAD = DATASET["kind"] == "esc50" and not os.path.isfile(
 
 wildcard_constraints:
     clip_id=".+",
+    batch=r"\d+",
 
 
 _clip_table_cache = {}
@@ -55,12 +65,32 @@ def clip_audio(wildcards):
         raise WorkflowError(f"seesound: no clip {wildcards.clip_id!r} in the dataset") from None
 
 
+def n_batches():
+    """0: one spectrogram job per clip; else the number of spectrogram_batch jobs."""
+    return layout.batch_count(len(clip_table()), CFG["spectrogram"]["clips_per_job"])
+
+
 def spectrogram_image(clip_id):
-    return f"{RESULTS}/spectrograms/{clip_id}.{IMAGE_EXT}"
+    return layout.image_path(RESULTS, clip_id, IMAGE_EXT, n_batches())
 
 
-def all_spectrogram_images(wildcards=None):
-    return [spectrogram_image(c) for c in clip_table()["clip_id"]]
+def spectrogram_job_outputs(wildcards=None):
+    """What the split waits for: every image, or every non-empty batch folder."""
+    n = n_batches()
+    if n == 0:
+        return [spectrogram_image(c) for c in clip_table()["clip_id"]]
+    used = sorted({layout.batch_of(c, n) for c in clip_table()["clip_id"]})
+    return [f"{RESULTS}/spectrograms/{layout.batch_name(b)}" for b in used]
+
+
+def batch_clips(wildcards):
+    n = n_batches()
+    return [c for c in clip_table()["clip_id"] if layout.batch_of(c, n) == int(wildcards.batch)]
+
+
+def batch_audio(wildcards):
+    clip_table()
+    return [_clip_table_cache["audio"][c] for c in batch_clips(wildcards)]
 
 
 def manifest_fingerprint(wildcards=None):
@@ -87,4 +117,9 @@ def final_outputs():
     ]
     if PREDICT_INPUTS:
         outputs.append(f"{RESULTS}/predictions.csv")
-    return outputs
+    return outputs + [f"{RESULTS}/run.json"]
+
+
+def run_benchmarks():
+    rules = ["split", "train", "evaluate", "plot_examples"] + (["predict"] if PREDICT_INPUTS else [])
+    return [f"logs/benchmarks/{r}.tsv" for r in rules]

@@ -20,11 +20,11 @@ checkpoint download_esc50:
         str(seesound_dataset.esc50_csv(ESC50_PATH)),
     params:
         url=DATASET["url"],
-        dest=ESC50_PATH,
     log:
         "logs/download_esc50.log",
     run:
-        seesound_dataset.download_esc50(params.url, params.dest)
+        # output is <dest>/meta/esc50.csv
+        seesound_dataset.download_esc50(params.url, Path(output[0]).parent.parent)
 
 
 rule manifest:

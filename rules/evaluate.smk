@@ -15,13 +15,15 @@ rule evaluate:
         imgsz=IMGSZ,
         batch=TRAIN["batch"],
         device=TRAIN["device"],
-        settings={"spectrogram": SPECTROGRAM, "train": TRAIN, "split": CFG["split"], "dataset": DATASET["kind"]},
+        settings=RUN_SETTINGS,
     threads: TRAIN["threads"]
     resources:
         mem_mb=4000,
         runtime=60,
     log:
         "logs/evaluate.log",
+    benchmark:
+        "logs/benchmarks/evaluate.tsv"
     conda:
         "../envs/train.yaml"
     script:
@@ -37,7 +39,9 @@ rule plot_examples:
         settings=SPECTROGRAM,
     log:
         "logs/plot_examples.log",
+    benchmark:
+        "logs/benchmarks/plot_examples.tsv"
     conda:
-        "../envs/plots.yaml"
+        "../envs/analysis.yaml"
     script:
         "../scripts/plot_examples.py"

@@ -22,6 +22,8 @@ rule predict:
         runtime=60,
     log:
         "logs/predict.log",
+    benchmark:
+        "logs/benchmarks/predict.tsv"
     conda:
         "../envs/train.yaml"
     script:

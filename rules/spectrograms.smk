@@ -5,7 +5,7 @@
 
 rule spectrograms:
     input:
-        all_spectrogram_images,
+        spectrogram_job_outputs,
 
 
 rule spectrogram:
@@ -15,10 +15,36 @@ rule spectrogram:
         f"{RESULTS}/spectrograms/{{clip_id}}.{IMAGE_EXT}",
     params:
         settings=SPECTROGRAM,
+        on_bad_audio=DATASET["on_bad_audio"],
+    log:
+        # written only when the clip fails: thousands of empty logs would cost more than the jobs
+        f"logs/spectrogram/{{clip_id}}.log",
     resources:
         mem_mb=500,
         runtime=5,
     run:
-        from seesound.spectrogram import write_clip_image
+        from seesound.spectrogram import render_clip_job
 
-        write_clip_image(input.wav, output[0], SpectrogramSettings(**params.settings))
+        render_clip_job(input.wav, output[0], params.settings, params.on_bad_audio, log[0])
+
+
+# spectrogram.clips_per_job > 1: one job renders a batch of clips into its own folder (see layout.py).
+rule spectrogram_batch:
+    input:
+        wavs=batch_audio,
+    output:
+        directory(f"{RESULTS}/spectrograms/batch{{batch}}"),
+    params:
+        settings=SPECTROGRAM,
+        on_bad_audio=DATASET["on_bad_audio"],
+        clips=batch_clips,
+    log:
+        f"logs/spectrogram/batch{{batch}}.log",
+    resources:
+        mem_mb=500,
+        runtime=30,
+    run:
+        from seesound.spectrogram import render_clips_job
+
+        images = [f"{output[0]}/{clip}.{IMAGE_EXT}" for clip in params.clips]
+        render_clips_job(input.wavs, images, params.settings, params.on_bad_audio, log[0])

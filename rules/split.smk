@@ -4,12 +4,16 @@
 rule split:
     input:
         manifest=f"{RESULTS}/manifest.csv",
-        images=all_spectrogram_images,
+        images=spectrogram_job_outputs,
     output:
         dataset=directory(f"{RESULTS}/dataset"),
         listing=f"{RESULTS}/split.csv",
         summary=f"{RESULTS}/split_summary.json",
+        bad_audio=f"{RESULTS}/bad_audio.csv",
     params:
+        results_dir=RESULTS,
+        image_ext=IMAGE_EXT,
+        n_batches=lambda wildcards: n_batches(),
         method=CFG["split"]["method"],
         test_folds=CFG["split"]["test_folds"],
         val_folds=CFG["split"]["val_folds"],
@@ -18,9 +22,9 @@ rule split:
         seed=CFG["split"]["seed"],
     log:
         "logs/split.log",
-    run:
-        from seesound.split import make_split
-
-        with open(log[0], "w") as log_file:
-            make_split(input.manifest, list(input.images), output.dataset, output.listing, output.summary,
-                       **params, log=lambda m: print(m, file=log_file, flush=True))
+    benchmark:
+        "logs/benchmarks/split.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/split.py"

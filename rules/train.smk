@@ -17,10 +17,8 @@ rule train:
         patience=TRAIN["patience"],
         seed=TRAIN["seed"],
         workers=TRAIN["workers"],
-        threads=TRAIN["threads"],
         optimizer=TRAIN["optimizer"],
         lr0=TRAIN["lr0"],
-        resume=TRAIN["resume"],
         augment=TRAIN["augment"],
     threads: TRAIN["threads"]
     resources:
@@ -28,6 +26,8 @@ rule train:
         runtime=240,
     log:
         "logs/train.log",
+    benchmark:
+        "logs/benchmarks/train.tsv"
     conda:
         "../envs/train.yaml"
     script:

@@ -3,4 +3,9 @@ from seesound.runner import log_path_of, output_to_log
 from seesound.training import train_classifier
 
 with output_to_log(log_path_of(snakemake)):
-    train_classifier(snakemake.input.dataset, snakemake.output.best, **dict(snakemake.params.items()))
+    train_classifier(
+        snakemake.input.dataset, snakemake.output.best, **dict(snakemake.params.items()),
+        threads=snakemake.threads,
+        # read from the config, not params: switching resume on or off must not retrain a finished model
+        resume=str(snakemake.config.get("train", {}).get("resume", False)).lower() == "true",
+    )

@@ -84,7 +84,7 @@ def run_snakemake(workdir, *args, check=True, timeout=900, env=None):
     """Run the real workflow in `workdir` (its config.yaml is merged over the repository's)."""
     cmd = snakemake_cmd() + ["-s", str(REPO / "Snakefile"), "-d", str(workdir)]
     if (Path(workdir) / "config.yaml").exists():
-        cmd += ["--configfile", str(Path(workdir) / "config.yaml")]
+        cmd += [f"--configfile={Path(workdir) / 'config.yaml'}"]  # '=': nargs='+' must not swallow targets
     cmd += list(args)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     if check and proc.returncode != 0:

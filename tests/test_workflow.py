@@ -17,7 +17,7 @@ from PIL import Image
 
 def planned_jobs(workdir, *args) -> dict:
     """{rule: count} from `snakemake -n`'s job stats table."""
-    out = run_snakemake(workdir, "-n", "--quiet", "rules", *args).stdout
+    out = run_snakemake(workdir, *args, "-n", "--quiet", "rules").stdout
     jobs = {}
     for line in out.splitlines():
         m = re.match(r"^(\w+)\s+(\d+)$", line.strip())

@@ -258,3 +258,67 @@ def render_clip_image(wav_path, settings: SpectrogramSettings) -> bytes:
 def write_clip_image(wav_path, image_path, settings: SpectrogramSettings) -> None:
     """The per-clip job: read, render, write atomically."""
     atomic_write_bytes(image_path, render_clip_image(wav_path, settings))
+
+
+BAD_AUDIO_KEY = "seesound-bad-audio"
+
+
+def bad_audio_placeholder(reason: str, fmt: str) -> bytes:
+    """A 1 x 1 image whose metadata carries why the clip could not be used (`on_bad_audio: skip`).
+
+    The job still produces its output, so the run goes on; the split reads the reason and leaves the
+    clip out. A placeholder is never mistaken for a spectrogram: real images are at least 16 px wide.
+    """
+    from PIL import Image, PngImagePlugin
+
+    buf = io.BytesIO()
+    if fmt == "png":
+        info = PngImagePlugin.PngInfo()
+        info.add_itxt(BAD_AUDIO_KEY, reason)
+        Image.new("RGB", (1, 1)).save(buf, format="PNG", pnginfo=info)
+    else:
+        Image.new("RGB", (1, 1)).save(buf, format="JPEG", comment=f"{BAD_AUDIO_KEY}: {reason}".encode("utf-8"))
+    return buf.getvalue()
+
+
+def bad_audio_reason(image_path) -> str | None:
+    """The reason stored in a placeholder, or None for a real spectrogram image."""
+    import os
+
+    if os.path.getsize(image_path) > 4096:  # placeholders are a few hundred bytes; skip opening real images
+        return None
+    from PIL import Image
+
+    with Image.open(image_path) as im:
+        if im.size != (1, 1):
+            return None
+        if BAD_AUDIO_KEY in im.info:
+            return str(im.info[BAD_AUDIO_KEY])
+        comment = im.info.get("comment", b"")
+        comment = comment.decode("utf-8", "replace") if isinstance(comment, bytes) else str(comment)
+        return comment.split(": ", 1)[1] if comment.startswith(BAD_AUDIO_KEY) else None
+
+
+def render_clip_job(wav_path, image_path, settings: dict, on_bad_audio: str, log_path) -> None:
+    """The `spectrogram` rule. A bad file stops the job (`fail`) or becomes a placeholder (`skip`);
+    either way its reason goes to the job's log."""
+    render_clips_job([wav_path], [image_path], settings, on_bad_audio, log_path)
+
+
+def render_clips_job(wav_paths, image_paths, settings: dict, on_bad_audio: str, log_path) -> None:
+    """The `spectrogram` and `spectrogram_batch` rules: render each clip, handling bad audio by policy."""
+    from pathlib import Path
+
+    from .audio import BadAudioError
+
+    spec = SpectrogramSettings(**settings)
+    for wav_path, image_path in zip(wav_paths, image_paths):
+        try:
+            write_clip_image(wav_path, image_path, spec)
+        except BadAudioError as e:
+            Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+            with open(log_path, "a", encoding="utf-8") as log:
+                log.write(f"{e}\n")
+            if on_bad_audio != "skip":
+                raise
+            atomic_write_bytes(image_path, bad_audio_placeholder(e.reason, spec.format))

@@ -123,14 +123,44 @@ def audio_summary(audio_paths) -> dict:
     }
 
 
-def make_split(manifest_csv, images, dataset_dir, listing_csv, summary_json, method, test_folds, val_folds,
-               test_ratio, val_ratio, seed, log=print) -> pd.DataFrame:
+def bad_audio_records(bad_audio_csv) -> list[dict]:
+    return pd.read_csv(bad_audio_csv, dtype=str).to_dict("records")
+
+
+def image_time_span(image_paths) -> dict:
+    """When the spectrogram images were written: the span from the first to the last one."""
+    times = [os.stat(p).st_mtime for p in image_paths]
+    if not times:
+        return {"count": 0}
+    return {"count": len(times), "first_written": min(times), "last_written": max(times),
+            "span_s": round(max(times) - min(times), 3)}
+
+
+def leave_out_bad_audio(table: pd.DataFrame, images_by_clip: dict, bad_audio_csv, log) -> pd.DataFrame:
+    """Drop clips whose image is a bad-audio placeholder and list them, with the reason, in bad_audio_csv."""
+    from .spectrogram import bad_audio_reason
+
+    reasons = {c: bad_audio_reason(images_by_clip[c]) for c in table["clip_id"]}
+    bad = table[[reasons[c] is not None for c in table["clip_id"]]]
+    report = pd.DataFrame({"clip_id": bad["clip_id"], "audio": bad["audio"], "reason": [reasons[c] for c in bad["clip_id"]]})
+    atomic_write_text(bad_audio_csv, report.to_csv(index=False, lineterminator="\n"))
+    for rec in report.itertuples(index=False):
+        log(f"skipped bad audio {rec.audio}: {rec.reason}")
+    if len(report):
+        log(f"warning: {len(report)} of {len(table)} clips skipped as bad audio (listed in {bad_audio_csv})")
+    return table[[reasons[c] is None for c in table["clip_id"]]].reset_index(drop=True)
+
+
+def make_split(manifest_csv, dataset_dir, listing_csv, summary_json, bad_audio_csv, results_dir, image_ext, n_batches,
+               method, test_folds, val_folds, test_ratio, val_ratio, seed,
+               log=lambda message: print(message, flush=True)) -> pd.DataFrame:
     """The split rule: assign, check, lay out the folders, write the listing and a summary."""
+    from .layout import image_path
+
     table = pd.read_csv(manifest_csv, dtype={"clip_id": str, "label": str, "group": str, "audio": str})
     table["fold"] = table["fold"].astype("Int64")
-    by_clip = dict(zip(table["clip_id"], images)) if len(images) == len(table) else None
-    if by_clip is None:
-        raise SplitError(f"{len(images)} images for {len(table)} clips in {manifest_csv}")
+    by_clip = {c: image_path(results_dir, c, image_ext, n_batches) for c in table["clip_id"]}
+    table = leave_out_bad_audio(table, by_clip, bad_audio_csv, log)
     resolved = resolve_method(method, table)
     split = assign_splits(table, resolved, test_folds, val_folds, test_ratio, val_ratio, seed)
     for w in check_split(table, split):
@@ -144,10 +174,12 @@ def make_split(manifest_csv, images, dataset_dir, listing_csv, summary_json, met
         "method": resolved,
         "classes": classes,
         "clips": int(len(listing)),
+        "bad_audio": bad_audio_records(bad_audio_csv),
         "clips_per_split": {s: int(counts[s].sum()) for s in SPLITS},
         "clips_per_class_and_split": {c: {s: int(counts.loc[c, s]) for s in SPLITS} for c in classes},
     }
     summary.update(audio_summary(listing["audio"]))
+    summary["spectrogram_images"] = image_time_span(listing["image"])
     atomic_write_text(summary_json, json.dumps(summary, indent=2) + "\n")
     log(f"split ({resolved}): " + ", ".join(f"{s} {summary['clips_per_split'][s]}" for s in SPLITS))
     return listing

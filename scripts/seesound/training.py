@@ -37,6 +37,8 @@ def _skip_amp_download(trainer_module) -> None:
 
 def _epoch_logger(start_time: float):
     def on_fit_epoch_end(trainer):
+        if trainer.epoch >= trainer.epochs:  # Ultralytics calls it again for the final validation of best.pt
+            return
         m = trainer.metrics
         losses = trainer.label_loss_items(trainer.tloss, prefix="train") if trainer.tloss is not None else {}
         loss = float(sum(float(v) for v in losses.values())) if losses else float("nan")

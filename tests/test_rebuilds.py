@@ -1,0 +1,180 @@
+"""Incremental rebuilds: each kind of edit reruns exactly the jobs it affects, and nothing else."""
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import (
+    REPO, TINY_SPECTROGRAM, TINY_TRAIN, make_class_folders, run_snakemake, snakemake_cmd, tone, write_config,
+    write_wav_file,
+)
+from test_workflow import planned_jobs
+
+from seesound.spectrogram import SpectrogramSettings, render_clip_image
+
+TINY_SPLIT = {"test_ratio": 0.25, "val_ratio": 0.25}  # 18 clips: every split gets some
+DOWNSTREAM_OF_MODEL = {"train", "evaluate", "predict", "run_info", "all"}
+
+
+def fingerprints(root: Path) -> dict:
+    """{relative path: sha1} of every file below root (symlinks by their target)."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_symlink():
+            out[str(p.relative_to(root))] = "->" + os.readlink(p)
+        elif p.is_file():
+            out[str(p.relative_to(root))] = hashlib.sha1(p.read_bytes()).hexdigest()
+    return out
+
+
+def images(work: Path) -> dict:
+    return fingerprints(work / "results" / "spectrograms")
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """A complete run on a folder dataset; each test works on its own copy of it."""
+    work = tmp_path_factory.mktemp("base")
+    make_class_folders(work / "data", per_class=6)
+    write_wav_file(work / "new" / "query.wav", tone(600, 1.5, 8000), 8000)
+    write_config(work, {"dataset": {"kind": "folder", "path": "data"}, "spectrogram": TINY_SPECTROGRAM,
+                        "split": TINY_SPLIT, "train": TINY_TRAIN, "predict": {"inputs": ["new"]}})
+    run_snakemake(work, "--cores", "2")
+    return work
+
+
+@pytest.fixture
+def work(finished, tmp_path):
+    copy = tmp_path / "work"
+    shutil.copytree(finished, copy, symlinks=True)  # copy2 keeps mtimes, so Snakemake sees the same state
+    return copy
+
+
+def edit_config(work: Path, section: str, **values) -> None:
+    config = yaml.safe_load((work / "config.yaml").read_text())
+    config.setdefault(section, {}).update(values)
+    write_config(work, config)
+
+
+def test_1_after_a_complete_run_nothing_is_planned(work):
+    assert planned_jobs(work) == {}
+
+
+def test_2_changing_epochs_retrains_but_renders_and_splits_nothing(work):
+    before = images(work)
+    split_before = (work / "results" / "split.csv").read_bytes()
+    edit_config(work, "train", **(TINY_TRAIN | {"epochs": 2}))
+    assert set(planned_jobs(work)) == DOWNSTREAM_OF_MODEL
+    run_snakemake(work, "--cores", "2")
+    assert images(work) == before and (work / "results" / "split.csv").read_bytes() == split_before
+    assert len(pd.read_csv(work / "results" / "model" / "results.csv")) == 2
+
+
+@pytest.mark.parametrize("key, value", [("n_fft", 512), ("colormap", "viridis"), ("freq_scale", "linear"), ("image_size", 72)])
+def test_3_changing_an_image_setting_rerenders_every_clip_and_everything_after(work, key, value):
+    edit_config(work, "spectrogram", **{key: value})
+    jobs = planned_jobs(work)
+    assert jobs["spectrogram"] == 18
+    assert {"split", "plot_examples"} | DOWNSTREAM_OF_MODEL <= set(jobs)
+    if key == "colormap":  # run one of them through, to see every image really change
+        before = images(work)
+        run_snakemake(work, "--cores", "2", "spectrograms")
+        after = images(work)
+        assert after.keys() == before.keys() and all(after[k] != before[k] for k in before)
+
+
+def test_3_changing_top_k_reruns_only_prediction(work):
+    edit_config(work, "predict", top_k=2)
+    assert set(planned_jobs(work)) == {"predict", "run_info", "all"}
+    run_snakemake(work, "--cores", "2")
+    assert "label_2" in pd.read_csv(work / "results" / "predictions.csv") and "label_3" not in pd.read_csv(work / "results" / "predictions.csv")
+
+
+def test_4_one_added_wav_renders_one_image_and_rewrites_no_other(work):
+    before = images(work)
+    write_wav_file(work / "data" / "low" / "low_new.wav", tone(310, 0.5, 8000), 8000)
+    jobs = planned_jobs(work)
+    assert jobs["spectrogram"] == 1 and jobs["split"] == 1 and DOWNSTREAM_OF_MODEL <= set(jobs)
+    run_snakemake(work, "--cores", "2")
+    after = images(work)
+    assert set(after) - set(before) == {"low/low_new.png"}
+    assert all(after[k] == before[k] for k in before)
+    assert "low/low_new" in set(pd.read_csv(work / "results" / "split.csv").clip_id)
+
+
+def test_5_one_removed_wav_renders_nothing_and_leaves_the_split(work):
+    (work / "data" / "noise" / "noise_3.wav").unlink()
+    jobs = planned_jobs(work)
+    assert "spectrogram" not in jobs and jobs["split"] == 1 and DOWNSTREAM_OF_MODEL <= set(jobs)
+    run_snakemake(work, "--cores", "2")
+    listing = pd.read_csv(work / "results" / "split.csv")
+    assert "noise/noise_3" not in set(listing.clip_id) and len(listing) == 17
+    assert not list((work / "results" / "dataset").rglob("noise__noise_3.png"))
+
+
+def test_6_a_changed_wav_rerenders_only_its_image(work):
+    before = images(work)
+    target = work / "data" / "high" / "high_2.wav"
+    time.sleep(0.01)
+    write_wav_file(target, tone(1234, 0.5, 8000), 8000)
+    jobs = planned_jobs(work)
+    assert jobs["spectrogram"] == 1 and DOWNSTREAM_OF_MODEL <= set(jobs)
+    run_snakemake(work, "--cores", "2")
+    after = images(work)
+    changed = {k for k in before if after[k] != before[k]}
+    assert changed == {"high/high_2.png"}
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_7_a_run_killed_while_rendering_resumes_and_matches_an_uninterrupted_run(tmp_path, sig):
+    make_class_folders(tmp_path / "data", per_class=100, seconds=2.0, rate=16000)
+    spec = {"image_size": 64}
+    write_config(tmp_path, {"dataset": {"kind": "folder", "path": "data"}, "spectrogram": spec})
+    cmd = snakemake_cmd() + ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
+                             f"--configfile={tmp_path / 'config.yaml'}", "--cores", "1", "spectrograms"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    out = tmp_path / "results" / "spectrograms"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(out.rglob("*.png"))) < 30:
+        time.sleep(0.05)
+    os.killpg(proc.pid, sig)
+    proc.wait(timeout=60)
+    written = len(list(out.rglob("*.png")))
+    assert 30 <= written < 300, "the run should have been stopped in the middle of the stage"
+    if sig == signal.SIGKILL:  # a killed Snakemake leaves its lock behind (documented in README)
+        run_snakemake(tmp_path, "--unlock")
+    run_snakemake(tmp_path, "--cores", "2", "--rerun-incomplete", "spectrograms")
+    settings = SpectrogramSettings.from_config(spec)
+    for wav in sorted((tmp_path / "data").rglob("*.wav")):
+        image = out / wav.relative_to(tmp_path / "data").with_suffix(".png")
+        assert image.read_bytes() == render_clip_image(wav, settings), image
+    assert planned_jobs(tmp_path, "spectrograms") == {}
+
+
+def test_8_two_runs_from_scratch_agree(tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        work = tmp_path / name
+        make_class_folders(work / "data", per_class=6)
+        write_config(work, {"dataset": {"kind": "folder", "path": "data"}, "spectrogram": TINY_SPECTROGRAM,
+                            "split": TINY_SPLIT, "train": TINY_TRAIN})
+        run_snakemake(work, "--cores", "2")
+        runs.append(work)
+    a, b = runs
+    assert images(a) == images(b)
+    assert (a / "results" / "split.csv").read_bytes() == (b / "results" / "split.csv").read_bytes()
+    ma, mb = (json.loads((w / "results" / "metrics.json").read_text()) for w in runs)
+    for split in ("val", "test"):
+        # CPU training is deterministic here; the documented tolerance allows for other BLAS builds
+        assert abs(ma[split]["top1"] - mb[split]["top1"]) <= 0.05
+    run_info = json.loads((a / "results" / "run.json").read_text())
+    assert run_info["dataset"]["clips"] == 18 and run_info["versions"]["ultralytics"]
+    assert {"split", "train", "evaluate"} <= set(run_info["durations_s"])
