@@ -17,6 +17,15 @@ include: "rules/predict.smk"
 include: "rules/run_info.smk"
 
 
+# cheap bookkeeping runs where Snakemake runs (on a cluster: never submitted; the download needs network)
+localrules:
+    all,
+    demo_audio,
+    download_esc50,
+    manifest,
+    run_info,
+
+
 rule all:
     default_target: True
     input:

@@ -23,12 +23,14 @@ IMAGE_EXT = CFG["spectrogram"]["format"]
 TRAIN = CFG["train"]
 IMGSZ = TRAIN["imgsz"] or CFG["spectrogram"]["image_size"]
 PREDICT_INPUTS = CFG["predict"]["inputs"]
+# a GPU is requested from the cluster only when asked for (train.gpus), never by default
+GPU_REQUEST = {"gpu": TRAIN["gpus"]} | ({"gpu_model": TRAIN["gpu_model"]} if TRAIN["gpu_model"] else {}) if TRAIN["gpus"] else {}
 # what metrics.json records of the run (execution knobs such as threads and resume left out)
 RUN_SETTINGS = {
     "dataset": DATASET["kind"],
     "spectrogram": SPECTROGRAM,
     "split": CFG["split"],
-    "train": {k: v for k, v in TRAIN.items() if k not in ("threads", "resume")},
+    "train": {k: v for k, v in TRAIN.items() if k not in ("threads", "resume", "gpus", "gpu_model", "mem_mb", "runtime")},
 }
 
 ESC50_PATH = DATASET["path"] or seesound_dataset.ESC50_DEFAULT_PATH

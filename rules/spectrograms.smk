@@ -20,8 +20,8 @@ rule spectrogram:
         # written only when the clip fails: thousands of empty logs would cost more than the jobs
         f"logs/spectrogram/{{clip_id}}.log",
     resources:
-        mem_mb=500,
-        runtime=5,
+        mem_mb=300,
+        runtime=2,
     run:
         from seesound.spectrogram import render_clip_job
 

@@ -22,8 +22,9 @@ rule train:
         augment=TRAIN["augment"],
     threads: TRAIN["threads"]
     resources:
-        mem_mb=8000,
-        runtime=240,
+        mem_mb=TRAIN["mem_mb"],
+        runtime=TRAIN["runtime"],
+        **GPU_REQUEST,
     log:
         "logs/train.log",
     benchmark:
