@@ -4,6 +4,8 @@ import sys
 from hashlib import sha1
 from pathlib import Path
 
+from snakemake.logging import logger
+
 sys.path.insert(0, os.path.join(workflow.basedir, "scripts"))
 
 from seesound.config import ConfigError, validate_config
@@ -56,7 +58,22 @@ def clip_table():
         except seesound_dataset.DatasetError as e:
             raise WorkflowError(f"seesound: {e}") from None
         _clip_table_cache["audio"] = dict(zip(_clip_table_cache["table"]["clip_id"], _clip_table_cache["table"]["audio"]))
+        warn_about_unlisted_audio(_clip_table_cache["table"])
     return _clip_table_cache["table"]
+
+
+def warn_about_unlisted_audio(table):
+    """A CSV dataset's WAVs that no row names are not used: say so instead of dropping them silently."""
+    if DATASET["kind"] == "csv":
+        audio_dir = DATASET["audio_dir"] or os.path.join(os.path.dirname(DATASET["path"]), "audio")
+    elif DATASET["kind"] == "esc50":
+        audio_dir = os.path.join(ESC50_PATH, "audio")
+    else:
+        return
+    unlisted = seesound_dataset.unlisted_audio(table, audio_dir)
+    if unlisted and not DATASET["esc10_only"]:
+        logger.warning(f"seesound: {len(unlisted)} WAV file(s) in {audio_dir} have no row in the CSV and are not used "
+                       f"(first: {unlisted[0]})")
 
 
 def clip_audio(wildcards):
@@ -116,12 +133,13 @@ def final_outputs():
         f"{RESULTS}/plots/confusion_matrix.png",
         f"{RESULTS}/plots/training_curves.png",
         f"{RESULTS}/plots/example_spectrograms.png",
+        f"{RESULTS}/plots/dataset.png",
     ]
     if PREDICT_INPUTS:
-        outputs.append(f"{RESULTS}/predictions.csv")
+        outputs += [f"{RESULTS}/predictions.csv", f"{RESULTS}/plots/timelines"]
     return outputs + [f"{RESULTS}/run.json"]
 
 
 def run_benchmarks():
-    rules = ["split", "train", "evaluate", "plot_examples"] + (["predict"] if PREDICT_INPUTS else [])
+    rules = ["split", "train", "evaluate", "plot_examples", "plot_dataset"] + (["predict"] if PREDICT_INPUTS else [])
     return [f"logs/benchmarks/{r}.tsv" for r in rules]

@@ -1,4 +1,4 @@
-# Evaluation on held-out data, and the plots that go with it.
+# Evaluation on held-out data, and the figures and tables the report shows.
 
 
 rule evaluate:
@@ -8,9 +8,12 @@ rule evaluate:
         results_csv=f"{RESULTS}/model/results.csv",
     output:
         metrics=f"{RESULTS}/metrics.json",
-        predictions=f"{RESULTS}/test_predictions.csv",
-        confusion=f"{RESULTS}/plots/confusion_matrix.png",
-        curves=f"{RESULTS}/plots/training_curves.png",
+        predictions=report(f"{RESULTS}/test_predictions.csv", caption="../report/test_predictions.rst", category="4. Evaluation", labels={"figure": "every val/test clip"}),
+        confusion=report(f"{RESULTS}/plots/confusion_matrix.png", caption="../report/confusion_matrix.rst", category="4. Evaluation", labels={"figure": "confusion matrix"}),
+        curves=report(f"{RESULTS}/plots/training_curves.png", caption="../report/training_curves.rst", category="3. Training", labels={"figure": "training curves"}),
+        per_class=report(f"{RESULTS}/tables/per_class.csv", caption="../report/per_class.rst", category="4. Evaluation", labels={"figure": "per-class scores"}),
+        confused=report(f"{RESULTS}/tables/most_confused.csv", caption="../report/most_confused.rst", category="4. Evaluation", labels={"figure": "most confused pairs"}),
+        misclassified=report(f"{RESULTS}/plots/misclassified.png", caption="../report/misclassified.rst", category="4. Evaluation", labels={"figure": "misclassified clips"}),
     params:
         imgsz=IMGSZ,
         batch=TRAIN["batch"],
@@ -34,7 +37,7 @@ rule plot_examples:
     input:
         listing=f"{RESULTS}/split.csv",
     output:
-        f"{RESULTS}/plots/example_spectrograms.png",
+        report(f"{RESULTS}/plots/example_spectrograms.png", caption="../report/example_spectrograms.rst", category="2. Spectrograms", labels={"figure": "one example per class"}),
     params:
         settings=SPECTROGRAM,
     log:
@@ -45,3 +48,18 @@ rule plot_examples:
         "../envs/analysis.yaml"
     script:
         "../scripts/plot_examples.py"
+
+
+rule plot_dataset:
+    input:
+        summary=f"{RESULTS}/split_summary.json",
+    output:
+        report(f"{RESULTS}/plots/dataset.png", caption="../report/dataset.rst", category="1. Dataset", labels={"figure": "clips per class and split"}),
+    log:
+        "logs/plot_dataset.log",
+    benchmark:
+        "logs/benchmarks/plot_dataset.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/plot_dataset.py"

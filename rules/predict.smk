@@ -7,7 +7,8 @@ rule predict:
         summary=f"{RESULTS}/split_summary.json",
         audio=predict_audio_files(),
     output:
-        f"{RESULTS}/predictions.csv",
+        table=report(f"{RESULTS}/predictions.csv", caption="../report/predictions.rst", category="5. Prediction", labels={"figure": "predictions table"}),
+        timelines=report(directory(f"{RESULTS}/plots/timelines"), patterns=["{name}.png"], caption="../report/timeline.rst", category="5. Prediction", labels={"figure": "timeline", "file": "{name}"}),
     params:
         settings=SPECTROGRAM,
         window_s=CFG["predict"]["window_s"],

@@ -8,7 +8,8 @@ rule run_info:
         benchmarks=run_benchmarks(),
         outputs=[o for o in final_outputs() if not o.endswith("run.json")],
     output:
-        f"{RESULTS}/run.json",
+        info=f"{RESULTS}/run.json",
+        stage_times=report(f"{RESULTS}/tables/stage_times.csv", caption="../report/stage_times.rst", category="6. Run", labels={"figure": "seconds per stage"}),
     params:
         settings=RUN_SETTINGS | {"predict": CFG["predict"]},
     log:
@@ -16,4 +17,5 @@ rule run_info:
     run:
         from seesound.runinfo import write_run_info
 
-        write_run_info(output[0], input.summary, input.metrics, input.benchmarks, params.settings, workflow.basedir)
+        write_run_info(output.info, output.stage_times, input.summary, input.metrics, input.benchmarks,
+                       params.settings, workflow.basedir)

@@ -7,9 +7,9 @@ rule split:
         images=spectrogram_job_outputs,
     output:
         dataset=directory(f"{RESULTS}/dataset"),
-        listing=f"{RESULTS}/split.csv",
+        listing=report(f"{RESULTS}/split.csv", caption="../report/split.rst", category="1. Dataset", labels={"figure": "split listing"}),
         summary=f"{RESULTS}/split_summary.json",
-        bad_audio=f"{RESULTS}/bad_audio.csv",
+        bad_audio=report(f"{RESULTS}/bad_audio.csv", caption="../report/bad_audio.rst", category="1. Dataset", labels={"figure": "files skipped as bad audio"}),
     params:
         results_dir=RESULTS,
         image_ext=IMAGE_EXT,

@@ -3,5 +3,5 @@ from seesound.prediction import predict_from_rule
 from seesound.runner import log_path_of, output_to_log
 
 with output_to_log(log_path_of(snakemake)):
-    predict_from_rule(snakemake.input.best, snakemake.input.summary, list(snakemake.input.audio), snakemake.output[0],
-                      **dict(snakemake.params.items()))
+    predict_from_rule(snakemake.input.best, snakemake.input.summary, list(snakemake.input.audio), snakemake.output.table,
+                      snakemake.output.timelines, **dict(snakemake.params.items()))

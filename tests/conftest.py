@@ -80,8 +80,27 @@ def snakemake_cmd():
     return [sys.executable, "-m", "snakemake"]
 
 
+def no_slurm_env() -> dict:
+    """The environment with an `scontrol` that fails at once.
+
+    The SLURM executor plugin runs `scontrol show config` whenever Snakemake starts; with SLURM's client
+    installed (tests/test_slurm.py installs it) but no controller running, that call waits ~9 s. Tests
+    that do not use SLURM should not pay that on every Snakemake start.
+    """
+    import tempfile
+
+    shim = Path(tempfile.gettempdir()) / "seesound-no-slurm"
+    shim.mkdir(exist_ok=True)
+    scontrol = shim / "scontrol"
+    if not scontrol.exists():
+        scontrol.write_text("#!/bin/sh\necho 'no SLURM controller in these tests' >&2\nexit 1\n")
+        scontrol.chmod(0o755)
+    return {**os.environ, "PATH": f"{shim}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
 def run_snakemake(workdir, *args, check=True, timeout=900, env=None):
     """Run the real workflow in `workdir` (its config.yaml is merged over the repository's)."""
+    env = env or no_slurm_env()
     cmd = snakemake_cmd() + ["-s", str(REPO / "Snakefile"), "-d", str(workdir)]
     if (Path(workdir) / "config.yaml").exists():
         cmd += [f"--configfile={Path(workdir) / 'config.yaml'}"]  # '=': nargs='+' must not swallow targets

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import (
-    REPO, TINY_SPECTROGRAM, TINY_TRAIN, make_class_folders, run_snakemake, snakemake_cmd, tone, write_config,
+    REPO, TINY_SPECTROGRAM, TINY_TRAIN, make_class_folders, no_slurm_env, run_snakemake, snakemake_cmd, tone, write_config,
     write_wav_file,
 )
 from test_workflow import planned_jobs
@@ -140,7 +140,8 @@ def test_7_a_run_killed_while_rendering_resumes_and_matches_an_uninterrupted_run
     write_config(tmp_path, {"dataset": {"kind": "folder", "path": "data"}, "spectrogram": spec})
     cmd = snakemake_cmd() + ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
                              f"--configfile={tmp_path / 'config.yaml'}", "--cores", "1", "spectrograms"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                            env=no_slurm_env())
     out = tmp_path / "results" / "spectrograms"
     deadline = time.time() + 120
     while time.time() < deadline and len(list(out.rglob("*.png"))) < 30:

@@ -6,6 +6,7 @@ SLURM's job completion log, and compares the outputs with a local run. It stops 
 """
 
 import importlib.util
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -60,6 +61,7 @@ def test_the_workflow_runs_through_slurm_with_grouped_spectrograms_and_matches_a
         "--group-components", f"spectrograms={CLIPS_PER_GROUP}",
         "--slurm-status-command", "squeue",  # no accounting database on this test cluster
         "--slurm-init-seconds-before-status-checks", "2", "--latency-wait", "10", timeout=1500,
+        env=dict(os.environ),  # the real scontrol
     )
     cluster_s = time.time() - t0
     jobs = submitted_jobs()[before:]

@@ -106,7 +106,9 @@ def test_csv_dataset_with_folds_splits_by_fold(tmp_path):
     (tmp_path / "meta.csv").write_text("filename,label,fold,group\n" + "\n".join(rows) + "\n")
     write_config(tmp_path, {"dataset": {"kind": "csv", "path": "meta.csv", "audio_dir": "clips"},
                             "spectrogram": TINY_SPECTROGRAM, "train": TINY_TRAIN})
-    run_snakemake(tmp_path, "--cores", "2", "split")
+    write_wav_file(tmp_path / "clips" / "stray.wav", tone(), 8000)  # a file with no row
+    proc = run_snakemake(tmp_path, "--cores", "2", "split")
+    assert "1 WAV file(s) in clips have no row in the CSV and are not used" in proc.stdout + proc.stderr
     listing = pd.read_csv(tmp_path / "results" / "split.csv")
     assert set(listing.fold[listing.split == "test"]) == {5} and set(listing.fold[listing.split == "val"]) == {4}
     assert json.loads((tmp_path / "results" / "split_summary.json").read_text())["method"] == "folds"

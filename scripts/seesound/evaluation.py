@@ -32,9 +32,9 @@ def evaluate_split(model, listing: pd.DataFrame, split: str, imgsz: int, batch: 
 
 
 def evaluate_model(best_pt, listing_csv, metrics_json, predictions_csv, confusion_png, curves_png, results_csv,
-                   imgsz, batch, device, settings: dict) -> dict:
+                   per_class_csv, confused_csv, misclassified_png, imgsz, batch, device, settings: dict) -> dict:
     """The evaluate rule: metrics.json, per-clip test predictions and the two evaluation plots."""
-    from .plots import plot_confusion_matrix, plot_training_curves
+    from .plots import plot_confusion_matrix, plot_misclassified, plot_training_curves
 
     device = resolve_device(device)
     model = load_classifier(best_pt)
@@ -61,6 +61,11 @@ def evaluate_model(best_pt, listing_csv, metrics_json, predictions_csv, confusio
     shown = "test" if report["test"]["clips"] else "val"
     plot_confusion_matrix(report[shown]["confusion_matrix"], names, confusion_png, f"Confusion matrix ({shown})")
     plot_training_curves(results_csv, curves_png)
+    plot_misclassified(predictions_csv, misclassified_png, shown)
+    per_class = pd.DataFrame(report[shown]["per_class"]).T.rename_axis("class").reset_index()
+    atomic_write_text(per_class_csv, per_class.to_csv(index=False, float_format="%.3f", lineterminator="\n"))
+    confused = pd.DataFrame(report[shown]["most_confused"], columns=["true", "predicted", "count"])
+    atomic_write_text(confused_csv, confused.to_csv(index=False, lineterminator="\n"))
     for split in ("val", "test"):
         r = report[split]
         print(f"[seesound] {split}: {r['clips']} clips, top-1 {r['top1']:.3f}, top-5 {r['top5']:.3f}", flush=True)

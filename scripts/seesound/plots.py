@@ -53,7 +53,7 @@ def plot_training_curves(results_csv, path) -> None:
     plt = _pyplot()
     df = pd.read_csv(results_csv)
     df.columns = [c.strip() for c in df.columns]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(15, 4))
     for col, label in (("train/loss", "train loss"), ("val/loss", "val loss")):
         if col in df:
             a1.plot(df["epoch"], df[col], marker=".", label=label)
@@ -67,6 +67,10 @@ def plot_training_curves(results_csv, path) -> None:
     a2.set_ylabel("accuracy")
     a2.set_ylim(0, 1.02)
     a2.legend()
+    if "time" in df:  # Ultralytics writes the cumulative seconds
+        a3.bar(df["epoch"], np.diff(np.concatenate([[0.0], df["time"].to_numpy()])))
+    a3.set_xlabel("epoch")
+    a3.set_ylabel("seconds per epoch")
     fig.suptitle("Training")
     _save(fig, path)
 
@@ -120,3 +124,85 @@ def plot_examples_from_listing(listing_csv, path, settings: dict) -> None:
         samples, rate = load_clip(rows["audio"].iloc[0], spec)
         examples.append((label, samples, rate))
     plot_example_spectrograms(examples, spec, path)
+
+
+def plot_dataset_summary(summary_json, path) -> None:
+    """Clips per class and split (stacked bars), with duration, rates and skipped files in the title."""
+    import json
+
+    plt = _pyplot()
+    summary = json.loads(open(summary_json, encoding="utf-8").read())
+    classes = summary["classes"]
+    counts = summary["clips_per_class_and_split"]
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(classes) + 2), 4))
+    bottom = np.zeros(len(classes))
+    for split, colour in (("train", "#4c72b0"), ("val", "#dd8452"), ("test", "#55a868")):
+        values = np.array([counts[c][split] for c in classes])
+        ax.bar(classes, values, bottom=bottom, label=f"{split} ({int(values.sum())})", color=colour)
+        bottom += values
+    ax.set_ylabel("clips")
+    ax.legend()
+    ax.tick_params(axis="x", rotation=45)
+    rates = ", ".join(f"{int(r) / 1000:g} kHz × {n}" for r, n in summary.get("sample_rates", {}).items())
+    ax.set_title(f"{summary['clips']} clips, {summary.get('total_duration_s', 0) / 60:.1f} min of audio; {rates}; "
+                 f"{len(summary.get('bad_audio', []))} skipped as bad audio", fontsize=9)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_misclassified(predictions_csv, path, split: str = "test", limit: int = 24) -> None:
+    """The misclassified clips' training images, titled true -> predicted (probability)."""
+    import pandas as pd
+    from PIL import Image
+
+    plt = _pyplot()
+    df = pd.read_csv(predictions_csv)
+    wrong = df[(df["split"] == split) & (df["true"] != df["predicted"])].sort_values("probability", ascending=False)
+    shown = wrong.head(limit)
+    cols = max(1, min(6, len(shown)))
+    rows = max(1, -(-len(shown) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.9 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, rec in zip(axes.flat, shown.itertuples()):
+        with Image.open(rec.image) as im:
+            ax.imshow(np.asarray(im.convert("RGB")))
+        ax.set_title(f"{rec.clip_id}\n{rec.true} → {rec.predicted} ({rec.probability:.2f})\n"
+                     f"p({rec.true}) = {rec.true_probability:.2f}", fontsize=7)
+    if shown.empty:
+        axes.flat[0].text(0.5, 0.5, f"no misclassified {split} clips", ha="center", va="center")
+    fig.suptitle(f"{len(wrong)} misclassified {split} clips" + (f" (the {limit} most confident shown)" if len(wrong) > limit else ""))
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_prediction_timelines(predictions_csv, out_dir) -> list:
+    """One plot per input file longer than one window: class probabilities against time."""
+    import re
+    from pathlib import Path
+
+    import pandas as pd
+
+    plt = _pyplot()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    df = pd.read_csv(predictions_csv)
+    classes = [c for c in df.columns if c.startswith("p_")]
+    written = []
+    for file, rows in df.groupby("file", sort=True):
+        if len(rows) < 2:
+            continue
+        centres = (rows["start_s"] + rows["end_s"]) / 2
+        fig, ax = plt.subplots(figsize=(10, 3.5))
+        for c in classes:
+            ax.plot(centres, rows[c], marker=".", label=c[2:])
+        ax.set_xlabel("time (s, window centre)")
+        ax.set_ylabel("probability")
+        ax.set_ylim(0, 1.02)
+        ax.set_title(f"{file}: {rows['file_label'].iloc[0]} ({rows['file_prob'].iloc[0]:.2f})", fontsize=9)
+        ax.legend(fontsize=7, ncol=min(5, len(classes)), loc="upper right")
+        fig.tight_layout()
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", file).strip("_") + ".png"
+        _save(fig, out_dir / name)
+        written.append(out_dir / name)
+    return written

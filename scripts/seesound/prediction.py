@@ -94,8 +94,8 @@ def predict_files(best_pt, audio_files, predictions_csv, settings: SpectrogramSe
     return result
 
 
-def predict_from_rule(best_pt, split_summary_json, audio_files, predictions_csv, settings: dict, window_s, hop_s,
-                      top_k, batch, imgsz, device) -> pd.DataFrame:
+def predict_from_rule(best_pt, split_summary_json, audio_files, predictions_csv, timelines_dir, settings: dict,
+                      window_s, hop_s, top_k, batch, imgsz, device) -> pd.DataFrame:
     """The predict rule: window length defaults to the training clips' median duration, hop to half of it."""
     import json
 
@@ -104,4 +104,8 @@ def predict_from_rule(best_pt, split_summary_json, audio_files, predictions_csv,
         window_s = spec.duration_s or json.loads(Path(split_summary_json).read_text())["median_duration_s"]
     hop_s = hop_s or window_s / 2
     print(f"[seesound] windows of {window_s:g} s every {hop_s:g} s", flush=True)
-    return predict_files(best_pt, audio_files, predictions_csv, spec, window_s, hop_s, top_k, imgsz, batch, device)
+    result = predict_files(best_pt, audio_files, predictions_csv, spec, window_s, hop_s, top_k, imgsz, batch, device)
+    from .plots import plot_prediction_timelines
+
+    plot_prediction_timelines(predictions_csv, timelines_dir)
+    return result

@@ -42,20 +42,27 @@ def git_commit(directory) -> dict | None:
         return None
 
 
-def stage_durations(benchmark_files) -> dict:
-    """Seconds per stage from Snakemake's benchmark files (logs/benchmarks/<rule>.tsv)."""
-    out = {}
+def benchmark_table(benchmark_files) -> pd.DataFrame:
+    """One row per stage from Snakemake's benchmark files (logs/benchmarks/<rule>.tsv)."""
+    rows = []
     for path in benchmark_files:
-        table = pd.read_csv(path, sep="\t")
-        out[Path(path).stem] = round(float(table["s"].iloc[-1]), 3)
-    return out
+        last = pd.read_csv(path, sep="\t").iloc[-1]
+        rows.append({"stage": Path(path).stem, "seconds": round(float(last["s"]), 3),
+                     "max_rss_mb": round(float(last["max_rss"]), 1) if str(last.get("max_rss", "-")) not in ("-", "nan") else None,
+                     "log": f"logs/{Path(path).stem}.log"})
+    return pd.DataFrame(rows, columns=["stage", "seconds", "max_rss_mb", "log"])
 
 
-def write_run_info(path, split_summary_json, metrics_json, benchmark_files, settings: dict, workflow_dir) -> dict:
+def write_run_info(path, stage_times_csv, split_summary_json, metrics_json, benchmark_files, settings: dict,
+                   workflow_dir) -> dict:
     summary = json.loads(Path(split_summary_json).read_text())
     metrics = json.loads(Path(metrics_json).read_text())
-    durations = stage_durations(benchmark_files)
-    durations["spectrograms (first to last image written)"] = summary.get("spectrogram_images", {}).get("span_s")
+    stages = benchmark_table(benchmark_files)
+    span = summary.get("spectrogram_images", {}).get("span_s")
+    stages = pd.concat([pd.DataFrame([{"stage": "spectrograms (first to last image written)", "seconds": span,
+                                       "max_rss_mb": None, "log": "logs/spectrogram/ (failures only)"}]), stages])
+    atomic_write_text(stage_times_csv, stages.to_csv(index=False, lineterminator="\n"))
+    durations = dict(zip(stages["stage"], stages["seconds"]))
     info = {
         "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "settings": settings,
