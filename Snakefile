@@ -20,12 +20,15 @@ include: "rules/predict.smk"
 include: "rules/run_info.smk"
 
 
-# cheap bookkeeping runs where Snakemake runs (on a cluster: never submitted; the download needs network)
+# cheap bookkeeping and small plots run where Snakemake runs (on a cluster: never submitted, so they
+# never wait in a queue; the download needs the network a login node has)
 localrules:
     all,
     demo_audio,
     download_esc50,
     manifest,
+    plot_dataset,
+    plot_examples,
     run_info,
 
 

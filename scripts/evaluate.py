@@ -1,6 +1,8 @@
 """Snakemake entry of rule `evaluate` (rules/evaluate.smk); the logic is in seesound/evaluation.py."""
 from seesound.evaluation import evaluate_model
-from seesound.runner import log_path_of, output_to_log
+from seesound.runner import log_path_of, output_to_log, use_cpu_threads
+
+use_cpu_threads(snakemake.threads)
 
 with output_to_log(log_path_of(snakemake)):
     evaluate_model(

@@ -13,6 +13,11 @@ import numpy as np
 import pytest
 import yaml
 
+# The environment as the user gave it. Importing ultralytics (tests of seesound.model do) sets
+# OMP_NUM_THREADS=1 in this process; child processes must not inherit that (it made `nproc` say 1 in
+# tests/slurm/start-slurm.sh, and a 1-CPU node never runs a 2-CPU job).
+PRISTINE_ENV = dict(os.environ)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 sys.path.insert(0, str(REPO / "scripts"))
@@ -95,7 +100,7 @@ def no_slurm_env() -> dict:
     if not scontrol.exists():
         scontrol.write_text("#!/bin/sh\necho 'no SLURM controller in these tests' >&2\nexit 1\n")
         scontrol.chmod(0o755)
-    return {**os.environ, "PATH": f"{shim}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return {**PRISTINE_ENV, "PATH": f"{shim}{os.pathsep}{PRISTINE_ENV.get('PATH', '')}"}
 
 
 def run_snakemake(workdir, *args, check=True, timeout=900, env=None):

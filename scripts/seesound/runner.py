@@ -38,3 +38,11 @@ def output_to_log(log_path):
 
 def log_path_of(snakemake) -> str | None:
     return snakemake.log[0] if len(snakemake.log) else None
+
+
+def use_cpu_threads(threads: int) -> None:
+    """Let torch use the job's `threads:` CPUs. Call before anything imports torch or ultralytics:
+    `import ultralytics` otherwise sets OMP_NUM_THREADS=1 and torch then computes on one core."""
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)

@@ -35,6 +35,16 @@ def _skip_amp_download(trainer_module) -> None:
         trainer_module.check_amp = lambda model: next(model.parameters()).device.type == "cuda"
 
 
+def _use_threads_on_cpu(threads: int) -> None:
+    """Ultralytics' device selection resets torch to min(8, cores - 1) threads on a CPU: one thread on a
+    2-core laptop, 8 on a cluster node that gave the job 4. Make it use the job's `threads:`."""
+    import torch
+    import ultralytics.utils.torch_utils as torch_utils
+
+    torch_utils.NUM_THREADS = threads
+    torch.set_num_threads(threads)
+
+
 def _epoch_logger(start_time: float):
     def on_fit_epoch_end(trainer):
         if trainer.epoch >= trainer.epochs:  # Ultralytics calls it again for the final validation of best.pt
@@ -57,10 +67,9 @@ def train_classifier(dataset_dir, best_pt, model, epochs, imgsz, batch, device, 
     """Train on `dataset_dir/{train,val}` and leave the weights at `best_pt` (…/weights/best.pt)."""
     run_dir = Path(best_pt).resolve().parent.parent
     configure_ultralytics_offline(run_dir.parent / ".ultralytics")
-    import torch
     import ultralytics.engine.trainer as trainer_module
 
-    torch.set_num_threads(threads)
+    _use_threads_on_cpu(threads)
     _skip_amp_download(trainer_module)
     last_pt = run_dir / "weights" / "last.pt"
     device = resolve_device(device)

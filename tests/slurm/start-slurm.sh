@@ -10,7 +10,6 @@ set -euo pipefail
 
 STATE=${SEESOUND_SLURM_STATE:-/run/seesound-slurm}
 PARTITION=${SEESOUND_SLURM_PARTITION:-debug}
-CPUS=$(nproc)
 NODE=$(hostname -s)
 CONF=/etc/slurm/slurm.conf  # the compiled-in path: srun inside a job ignores SLURM_CONF
 SECONDS=0
@@ -63,7 +62,10 @@ if ! own_running munged /usr/sbin/munged; then
 fi
 wait_for 20 "munge" sh -c 'munge -n | unmunge'
 
-MEM=$(slurmd -C | sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p')
+# the hardware as slurmd sees it (not `nproc`: it obeys OMP_NUM_THREADS, which Python libraries set)
+HW=$(slurmd -C)
+CPUS=$(sed -n 's/.* CPUs=\([0-9]*\).*/\1/p' <<<"$HW")
+MEM=$(sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p' <<<"$HW")
 NEW_CONF=$(mktemp)
 cat > "$NEW_CONF" <<CONF
 # written by seesound tests/slurm/start-slurm.sh
