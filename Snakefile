@@ -18,12 +18,15 @@ include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/predict.smk"
 include: "rules/run_info.smk"
+include: "rules/cv.smk"
 
 
 # cheap bookkeeping and small plots run where Snakemake runs (on a cluster: never submitted, so they
 # never wait in a queue; the download needs the network a login node has)
 localrules:
     all,
+    cv,
+    cv_summary,
     demo_audio,
     download_esc50,
     manifest,

@@ -23,6 +23,10 @@ DATASET = CFG["dataset"]
 SPECTROGRAM = SpectrogramSettings.from_config(CFG["spectrogram"]).as_dict()
 IMAGE_EXT = CFG["spectrogram"]["format"]
 TRAIN = CFG["train"]
+CROSS_VALIDATE = CFG["split"]["method"] == "cv"
+# the single train/val/test split (and its model) that evaluation plots and prediction use; with
+# split.method cv the folds get their own splits (rules/cv.smk) and this one falls back to auto
+HOLDOUT_METHOD = "auto" if CROSS_VALIDATE else CFG["split"]["method"]
 IMGSZ = TRAIN["imgsz"] or CFG["spectrogram"]["image_size"]
 PREDICT_INPUTS = CFG["predict"]["inputs"]
 # a GPU is requested from the cluster only when asked for (train.gpus), never by default
@@ -128,6 +132,11 @@ def predict_audio_files():
 
 
 def final_outputs():
+    if CROSS_VALIDATE:
+        outputs = [f"{RESULTS}/cv_metrics.json", f"{RESULTS}/plots/cv_confusion_matrix.png", f"{RESULTS}/plots/cv_folds.png"]
+        if PREDICT_INPUTS:
+            outputs += [f"{RESULTS}/predictions.csv", f"{RESULTS}/plots/timelines"]
+        return outputs
     outputs = [
         f"{RESULTS}/metrics.json",
         f"{RESULTS}/plots/confusion_matrix.png",
@@ -143,3 +152,18 @@ def final_outputs():
 def run_benchmarks():
     rules = ["split", "train", "evaluate", "plot_examples", "plot_dataset"] + (["predict"] if PREDICT_INPUTS else [])
     return [f"logs/benchmarks/{r}.tsv" for r in rules]
+
+
+CV = f"{RESULTS}/cv"
+
+
+def cv_folds(wildcards=None):
+    """The dataset's own folds when every clip has one, else 1..split.cv_folds (stratified group folds)."""
+    table = clip_table()
+    if len(table) and table["fold"].notna().all():
+        return sorted(int(f) for f in table["fold"].unique())
+    return list(range(1, CFG["split"]["cv_folds"] + 1))
+
+
+def cv_fold_files(pattern):
+    return lambda wildcards: [pattern.format(fold=f) for f in cv_folds()]

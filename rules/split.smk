@@ -11,10 +11,10 @@ rule split:
         summary=f"{RESULTS}/split_summary.json",
         bad_audio=report(f"{RESULTS}/bad_audio.csv", caption="../report/bad_audio.rst", category="1. Dataset", labels={"figure": "files skipped as bad audio"}),
     params:
-        results_dir=RESULTS,
+        results_dir=lambda wildcards, input: os.path.dirname(input.manifest),  # where the images are
         image_ext=IMAGE_EXT,
         n_batches=lambda wildcards: n_batches(),
-        method=CFG["split"]["method"],
+        method=HOLDOUT_METHOD,
         test_folds=CFG["split"]["test_folds"],
         val_folds=CFG["split"]["val_folds"],
         test_ratio=CFG["split"]["test_ratio"],

@@ -20,6 +20,9 @@ rule train:
         optimizer=TRAIN["optimizer"],
         lr0=TRAIN["lr0"],
         augment=TRAIN["augment"],
+        # audio augmentation recovers levels through the colormap and mixes powers over top_db
+        colormap=CFG["spectrogram"]["colormap"],
+        top_db=CFG["spectrogram"]["top_db"],
     threads: TRAIN["threads"]
     resources:
         mem_mb=TRAIN["mem_mb"],

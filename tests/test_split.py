@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seesound.split import SplitError, assign_splits, check_split, resolve_method
+from seesound.split import SplitError, assign_splits, check_split, cv_folds_of, resolve_method
 
 
 def table(n_groups=300, clips_per_group=2, classes=("a", "b", "c"), folds=None):
@@ -76,3 +76,31 @@ def test_missing_fold_with_folds_method_is_a_clear_error():
     t.loc[3, "fold"] = pd.NA
     with pytest.raises(SplitError, match="has no fold"):
         assign_splits(t, "folds", [5], [4], 0.2, 0.1, 0)
+
+
+def test_cv_uses_the_datasets_own_folds_when_it_has_them():
+    t = table(folds=5)
+    for k in range(1, 6):
+        s = assign_splits(t, "cv", [5], [4], 0.2, 0.1, 0, cv_fold=k, cv_folds=5)
+        assert set(t.fold[s == "test"]) == {k}
+        assert k not in set(t.fold[s != "test"])
+        assert 0.05 < (s == "val").sum() / (s != "test").sum() < 0.15  # val: a share of the training folds
+
+
+def test_cv_folds_without_dataset_folds_are_stratified_and_keep_groups_whole():
+    t = table(n_groups=100, clips_per_group=3)
+    folds = cv_folds_of(t, 5, seed=0)
+    assert (t.assign(f=folds).groupby("group")["f"].nunique() == 1).all()
+    counts = pd.crosstab(t["label"], folds)
+    assert list(counts.columns) == [1, 2, 3, 4, 5]
+    # 33 or 34 groups per class dealt to 5 folds: 6 or 7 groups (18 to 21 clips) each
+    assert counts.values.min() >= 18 and counts.values.max() <= 21
+    assert not cv_folds_of(t, 5, seed=1).equals(folds)
+    tests = [set(t.clip_id[assign_splits(t, "cv", [5], [4], 0.2, 0.1, 0, cv_fold=k, cv_folds=5) == "test"])
+             for k in range(1, 6)]
+    assert sum(len(x) for x in tests) == len(t) and set().union(*tests) == set(t.clip_id)  # each clip tested once
+
+
+def test_cv_fold_without_clips_is_a_clear_error():
+    with pytest.raises(SplitError, match="fold 7 has no clips"):
+        assign_splits(table(folds=5), "cv", [5], [4], 0.2, 0.1, 0, cv_fold=7, cv_folds=5)

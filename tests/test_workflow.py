@@ -114,6 +114,36 @@ def test_csv_dataset_with_folds_splits_by_fold(tmp_path):
     assert json.loads((tmp_path / "results" / "split_summary.json").read_text())["method"] == "folds"
 
 
+def test_cross_validation_trains_one_model_per_fold_and_pools_the_test_folds(tmp_path):
+    make_class_folders(tmp_path / "data", per_class=8)  # no folds of its own: 2 stratified group folds
+    augment = {"time_shift": 0.2, "time_masks": 1, "freq_masks": 1, "gain_db": 6.0, "mixup": 0.5, "label_smoothing": 0.1}
+    write_config(tmp_path, {"dataset": {"kind": "folder", "path": "data"}, "spectrogram": TINY_SPECTROGRAM,
+                            "split": {"method": "cv", "cv_folds": 2, "val_ratio": 0.25},
+                            "train": TINY_TRAIN | {"augment": augment}})
+    jobs = planned_jobs(tmp_path)
+    assert jobs["cv_train"] == 2 and jobs["cv_evaluate"] == 2 and "train" not in jobs  # no holdout model
+    run_snakemake(tmp_path, "--cores", "2")
+    results = tmp_path / "results"
+    cv = json.loads((results / "cv_metrics.json").read_text())
+    assert cv["folds"] == 2 and [row["fold"] for row in cv["per_fold"]] == [1, 2]
+    assert cv["pooled"]["clips"] == 24 == sum(row["test_clips"] for row in cv["per_fold"])
+    top1 = [row["top1"] for row in cv["per_fold"]]
+    assert cv["top1"]["mean"] == pytest.approx(np.mean(top1)) and cv["top1"]["std"] == pytest.approx(np.std(top1, ddof=1))
+    assert cv["settings"]["train"]["augment"]["mixup"] == 0.5
+    tested = []
+    for fold in (1, 2):
+        listing = pd.read_csv(results / "cv" / f"fold{fold}" / "split.csv")
+        test = set(listing.clip_id[listing.split == "test"])
+        assert test and not test & set(listing.clip_id[listing.split != "test"])
+        tested += sorted(test)
+        metrics = json.loads((results / "cv" / f"fold{fold}" / "metrics.json").read_text())
+        assert metrics["test"]["clips"] == len(test)
+    assert sorted(tested) == sorted(set(tested)) and len(tested) == 24  # every clip tested exactly once
+    for png in ("cv_confusion_matrix.png", "cv_folds.png"):
+        assert Image.open(results / "plots" / png).size[0] > 200
+    assert planned_jobs(tmp_path) == {}  # complete: nothing to redo
+
+
 def make_esc50_archive(tmp_path) -> Path:
     src = tmp_path / "src" / "ESC-50-master"
     rows = []

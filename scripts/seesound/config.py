@@ -102,6 +102,13 @@ def _check_relations(config: dict) -> None:
         raise ConfigError("config keys 'split.test_folds' and 'split.val_folds' must not share a fold")
     if dataset["kind"] in ("folder", "csv") and not dataset["path"]:
         raise ConfigError(f"config key 'dataset.path': required when dataset.kind is {dataset['kind']!r}")
+    augment = config["train"]["augment"]
+    audio_augment = [k for k in ("time_shift", "time_masks", "freq_masks", "gain_db", "mixup") if augment[k]]
+    if audio_augment and spec["style"] != "direct":
+        raise ConfigError(
+            f"config key 'train.augment.{audio_augment[0]}': audio augmentation works on the spectrogram's levels, "
+            f"which only spectrogram.style 'direct' images keep; set it to 0 or use style direct"
+        )
     if config["predict"]["hop_s"] is not None and config["predict"]["window_s"] is not None:
         if config["predict"]["hop_s"] > config["predict"]["window_s"]:
             raise ConfigError("config key 'predict.hop_s': must not be larger than predict.window_s")

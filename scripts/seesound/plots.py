@@ -46,6 +46,26 @@ def plot_confusion_matrix(cm, names, path, title: str = "Confusion matrix (test)
     _save(fig, path)
 
 
+def plot_cv_folds(summary: dict, path) -> None:
+    """Test top-1 of every cross-validation fold, with the mean and ± one standard deviation."""
+    plt = _pyplot()
+    folds = [row["fold"] for row in summary["per_fold"]]
+    top1 = [100 * row["top1"] for row in summary["per_fold"]]
+    mean, std = 100 * summary["top1"]["mean"], 100 * summary["top1"]["std"]
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.8 * len(folds) + 2), 4))
+    ax.bar([str(f) for f in folds], top1, color="tab:blue")
+    ax.axhline(mean, color="black", label=f"mean {mean:.1f} %")
+    ax.axhspan(mean - std, mean + std, color="grey", alpha=0.25, label=f"± {std:.1f} % (std)")
+    for i, v in enumerate(top1):
+        ax.text(i, v + 1, f"{v:.1f}", ha="center", fontsize=8)
+    ax.set_ylim(0, 105)
+    ax.set_xlabel("test fold")
+    ax.set_ylabel("test top-1 (%)")
+    ax.set_title(f"Cross-validation, {len(folds)} folds")
+    ax.legend(loc="lower right")
+    _save(fig, path)
+
+
 def plot_training_curves(results_csv, path) -> None:
     """Loss and top-1/top-5 per epoch from Ultralytics' results.csv."""
     import pandas as pd

@@ -60,8 +60,47 @@ def split_by_folds(table: pd.DataFrame, test_folds, val_folds) -> pd.Series:
     )
 
 
-def assign_splits(table: pd.DataFrame, method: str, test_folds, val_folds, test_ratio, val_ratio, seed) -> pd.Series:
+def cv_folds_of(table: pd.DataFrame, n_folds: int, seed: int) -> pd.Series:
+    """Cross-validation folds: the dataset's own when every clip has one, else stratified group folds.
+
+    Without folds, each class's groups are put in a seeded hash order and dealt to folds 1..n_folds in
+    turn (starting at a per-class offset), so every fold gets its share of every class and a group never
+    spans two folds. A group with clips of several classes goes with its most common class.
+    """
+    if len(table) and table["fold"].notna().all():
+        return table["fold"].astype(int)
+    group_label = table.groupby("group")["label"].agg(lambda labels: labels.mode().iloc[0])
+    fold_of_group = {}
+    for label, groups in group_label.groupby(group_label):
+        order = sorted(groups.index, key=lambda g: group_uniform(f"cv\0{g}", seed))
+        offset = int(group_uniform(f"cv offset\0{label}", seed) * n_folds)
+        for rank, group in enumerate(order):
+            fold_of_group[group] = 1 + (rank + offset) % n_folds
+    return table["group"].map(fold_of_group).astype(int)
+
+
+def split_for_cv_fold(table: pd.DataFrame, fold: int, n_folds: int, val_ratio: float, seed: int) -> pd.Series:
+    """Fold `fold` is the test set; val is a grouped `val_ratio` of the other folds' groups, the rest trains.
+
+    Val comes from the training folds (not from another fold) so each model trains on all other folds
+    but one small share, and picking its best epoch never looks at the test fold.
+    """
+    folds = cv_folds_of(table, n_folds, seed)
+    if fold not in set(folds):
+        raise SplitError(f"cross-validation fold {fold} has no clips (folds present: {sorted(set(folds))})")
+    u = table["group"].map(lambda g: group_uniform(str(g), seed))
+    return pd.Series(
+        ["test" if f == fold else "val" if x < val_ratio else "train" for f, x in zip(folds, u)], index=table.index
+    )
+
+
+def assign_splits(table: pd.DataFrame, method: str, test_folds, val_folds, test_ratio, val_ratio, seed,
+                  cv_fold=None, cv_folds=5) -> pd.Series:
     method = resolve_method(method, table)
+    if method == "cv":
+        if cv_fold is None:
+            raise SplitError("split.method 'cv' needs the fold to test (the cv_split rule passes it)")
+        return split_for_cv_fold(table, int(cv_fold), cv_folds, val_ratio, seed)
     if method == "folds":
         return split_by_folds(table, test_folds, val_folds)
     return split_by_group_ratio(table, test_ratio, val_ratio, seed)
@@ -152,7 +191,7 @@ def leave_out_bad_audio(table: pd.DataFrame, images_by_clip: dict, bad_audio_csv
 
 
 def make_split(manifest_csv, dataset_dir, listing_csv, summary_json, bad_audio_csv, results_dir, image_ext, n_batches,
-               method, test_folds, val_folds, test_ratio, val_ratio, seed,
+               method, test_folds, val_folds, test_ratio, val_ratio, seed, cv_fold=None, cv_folds=5,
                log=lambda message: print(message, flush=True)) -> pd.DataFrame:
     """The split rule: assign, check, lay out the folders, write the listing and a summary."""
     from .layout import image_path
@@ -162,7 +201,7 @@ def make_split(manifest_csv, dataset_dir, listing_csv, summary_json, bad_audio_c
     by_clip = {c: image_path(results_dir, c, image_ext, n_batches) for c in table["clip_id"]}
     table = leave_out_bad_audio(table, by_clip, bad_audio_csv, log)
     resolved = resolve_method(method, table)
-    split = assign_splits(table, resolved, test_folds, val_folds, test_ratio, val_ratio, seed)
+    split = assign_splits(table, resolved, test_folds, val_folds, test_ratio, val_ratio, seed, cv_fold, cv_folds)
     for w in check_split(table, split):
         log(f"warning: {w}")
     listing = table.assign(split=split.values, image=[by_clip[c] for c in table["clip_id"]])
@@ -171,7 +210,7 @@ def make_split(manifest_csv, dataset_dir, listing_csv, summary_json, bad_audio_c
     atomic_write_text(listing_csv, listing[["clip_id", "label", "group", "fold", "split", "image", "audio"]].to_csv(index=False, lineterminator="\n"))
     counts = pd.crosstab(listing["label"], listing["split"]).reindex(columns=list(SPLITS), fill_value=0)
     summary = {
-        "method": resolved,
+        "method": resolved if cv_fold is None else f"cv fold {cv_fold}",
         "classes": classes,
         "clips": int(len(listing)),
         "bad_audio": bad_audio_records(bad_audio_csv),

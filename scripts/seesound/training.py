@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from .augment import AudioAugment, audio_aware_trainer
 from .model import ModelError, configure_ultralytics_offline, load_classifier, resolve_device
 
 
@@ -63,7 +64,7 @@ def _epoch_logger(start_time: float):
 
 
 def train_classifier(dataset_dir, best_pt, model, epochs, imgsz, batch, device, patience, seed, workers, threads,
-                     optimizer, lr0, resume, augment) -> Path:
+                     optimizer, lr0, resume, augment, colormap="jet", top_db=80.0) -> Path:
     """Train on `dataset_dir/{train,val}` and leave the weights at `best_pt` (…/weights/best.pt)."""
     run_dir = Path(best_pt).resolve().parent.parent
     configure_ultralytics_offline(run_dir.parent / ".ultralytics")
@@ -72,13 +73,16 @@ def train_classifier(dataset_dir, best_pt, model, epochs, imgsz, batch, device, 
     _use_threads_on_cpu(threads)
     _skip_amp_download(trainer_module)
     last_pt = run_dir / "weights" / "last.pt"
+    audio_augment = AudioAugment.from_config(augment)
+    # Ultralytics' own trainer unless audio augmentation or label smoothing asks for ours
+    trainer = audio_aware_trainer(audio_augment, colormap, top_db, seed) if audio_augment.active else None
     device = resolve_device(device)
     start = time.time()
     if resume and last_pt.is_file():
         print(f"[seesound] resuming from {last_pt}", flush=True)
         yolo = load_classifier(last_pt)
         yolo.add_callback("on_fit_epoch_end", _epoch_logger(start))
-        yolo.train(resume=True, device=device, workers=workers)
+        yolo.train(resume=True, device=device, workers=workers, trainer=trainer)
     else:
         yolo = load_classifier(model)
         yolo.add_callback("on_fit_epoch_end", _epoch_logger(start))
@@ -98,6 +102,7 @@ def train_classifier(dataset_dir, best_pt, model, epochs, imgsz, batch, device, 
             exist_ok=True,
             plots=False,  # Ultralytics' own plots fetch a font; ours are drawn by seesound.plots
             verbose=True,
+            trainer=trainer,
             **ultralytics_train_args(augment),
         )
     if not Path(best_pt).is_file():

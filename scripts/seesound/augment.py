@@ -1,0 +1,169 @@
+"""Audio-aware training augmentation: on the spectrogram's dB levels, never on the coloured pixels.
+
+The images are the clip's normalised dB levels (0 = `top_db` below the peak, 1 = the peak) looked up in a
+256-colour table, so a lossless image gives the levels back exactly (`levels_from_rgb`). Training
+recovers them, shifts and masks them in time and frequency, offsets them in dB, mixes two clips' powers,
+and colours the result again with the same table. Ultralytics' image transforms run after that as usual.
+
+Everything here is off by default in the code (the config's defaults are the measured best) and is
+wired into Ultralytics through `audio_aware_trainer`, a ClassificationTrainer whose training dataset
+and loss know about it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from .spectrogram import colormap_lut
+
+
+@dataclass(frozen=True)
+class AudioAugment:
+    time_shift: float = 0.0  # roll the clip circularly in time by up to this fraction of its length
+    time_masks: int = 0  # SpecAugment: this many time stripes set to the floor
+    time_mask_width: float = 0.1  # ... each up to this fraction of the width
+    freq_masks: int = 0  # SpecAugment: this many frequency stripes set to the floor
+    freq_mask_width: float = 0.1  # ... each up to this fraction of the height
+    gain_db: float = 0.0  # add a uniform random offset in [-gain_db, +gain_db] dB to every level
+    mixup: float = 0.0  # probability of mixing a clip with one of another class (powers added)
+    mixup_alpha: float = 0.4  # the mixing weight is Beta(alpha, alpha), labels weighted the same
+    label_smoothing: float = 0.0  # cross-entropy label smoothing
+
+    @classmethod
+    def from_config(cls, augment: dict) -> "AudioAugment":
+        return cls(**{f.name: augment[f.name] for f in fields(cls) if f.name in augment})
+
+    @property
+    def changes_images(self) -> bool:
+        return bool(self.time_shift or self.time_masks or self.freq_masks or self.gain_db or self.mixup)
+
+    @property
+    def active(self) -> bool:
+        return self.changes_images or self.label_smoothing > 0
+
+
+def levels_from_rgb(rgb: np.ndarray, colormap: str) -> np.ndarray:
+    """The 0..255 level of every pixel of an image coloured with `colormap` (H x W uint8).
+
+    Exact for colours in the table (PNG) except where the 8-bit table repeats a colour (jet: levels 28-31
+    are one blue), which gives the middle of that run. Other colours (JPEG noise) take the nearest entry.
+    """
+    lut = colormap_lut(colormap).astype(np.int64)
+    table = (lut[:, 0] << 16) | (lut[:, 1] << 8) | lut[:, 2]
+    colours = np.unique(table)
+    # a repeated colour stands for the middle of its run of levels (runs are contiguous in these maps)
+    colour_level = np.array([np.flatnonzero(table == c).mean() for c in colours]).round().astype(np.int64)
+    codes = (rgb[..., 0].astype(np.int64) << 16) | (rgb[..., 1].astype(np.int64) << 8) | rgb[..., 2]
+    pos = np.clip(np.searchsorted(colours, codes), 0, len(colours) - 1)
+    levels = colour_level[pos]
+    miss = colours[pos] != codes
+    if miss.any():
+        px = rgb[miss].astype(np.int64)
+        levels[miss] = np.argmin(((px[:, None, :] - lut[None, :, :]) ** 2).sum(axis=2), axis=1)
+    return levels.astype(np.uint8)
+
+
+def recolour(levels: np.ndarray, colormap: str) -> np.ndarray:
+    """Levels in [0, 1] -> RGB uint8 through the same table the spectrogram stage uses."""
+    return colormap_lut(colormap)[np.clip((levels * 255.0 + 0.5).astype(np.int32), 0, 255)]
+
+
+def mix_levels(a: np.ndarray, b: np.ndarray, weight_a: float, top_db: float) -> np.ndarray:
+    """Two clips heard at once: their powers added with weights (levels are dB / top_db above the floor)."""
+    power = weight_a * 10.0 ** (a * top_db / 10.0) + (1.0 - weight_a) * 10.0 ** (b * top_db / 10.0)
+    return np.clip(10.0 * np.log10(power) / top_db, 0.0, 1.0)
+
+
+def augment_levels(levels: np.ndarray, aug: AudioAugment, top_db: float, rng: np.random.Generator) -> np.ndarray:
+    """Time shift, dB offset and time/frequency masks on (height = frequency, width = time) levels."""
+    out = np.array(levels, dtype=np.float32)
+    height, width = out.shape
+    if aug.time_shift:
+        out = np.roll(out, int(rng.integers(-int(aug.time_shift * width), int(aug.time_shift * width) + 1)), axis=1)
+    if aug.gain_db:
+        out = np.clip(out + rng.uniform(-aug.gain_db, aug.gain_db) / top_db, 0.0, 1.0)
+    for axis, count, max_fraction in ((1, aug.time_masks, aug.time_mask_width), (0, aug.freq_masks, aug.freq_mask_width)):
+        size = out.shape[axis]
+        for _ in range(count):
+            w = int(rng.integers(0, int(max_fraction * size) + 1))
+            start = int(rng.integers(0, size - w + 1))
+            if axis == 1:
+                out[:, start : start + w] = 0.0
+            else:
+                out[start : start + w, :] = 0.0
+    return out
+
+
+def soft_target_loss(label_smoothing: float):
+    """Cross-entropy that takes class indices (validation) or class probabilities (mixed clips)."""
+    import torch.nn.functional as F
+
+    def loss(preds, batch):
+        preds = preds[1] if isinstance(preds, (list, tuple)) else preds
+        value = F.cross_entropy(preds, batch["cls"], reduction="mean", label_smoothing=label_smoothing)
+        return value, {"loss": value.detach()}
+
+    return loss
+
+
+def audio_augmented_dataset(aug: AudioAugment, colormap: str, top_db: float, seed: int):
+    """An Ultralytics ClassificationDataset class that augments each training image's levels with `aug`.
+
+    Items carry class probabilities (one-hot, or two classes weighted when clips are mixed).
+    """
+    import torch
+    from PIL import Image
+    from ultralytics.data.dataset import ClassificationDataset
+
+    class AudioAugmentedDataset(ClassificationDataset):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.labels = np.array([s[1] for s in self.samples])
+            self.n_classes = len(self.base.classes)
+
+        def levels(self, i: int) -> np.ndarray:
+            bgr = self.imread(self.samples[i][0])
+            return levels_from_rgb(np.ascontiguousarray(bgr[..., ::-1]), colormap).astype(np.float32) / 255.0
+
+        def __getitem__(self, i: int) -> dict:
+            # a generator per (item, draw): reproducible under the trainer's seed, independent across workers
+            rng = np.random.default_rng([seed, i, int(torch.randint(0, 2**31 - 1, (1,)))])
+            levels = augment_levels(self.levels(i), aug, top_db, rng)
+            target = np.zeros(self.n_classes, np.float32)
+            target[self.labels[i]] = 1.0
+            others = np.flatnonzero(self.labels != self.labels[i])
+            if aug.mixup and len(others) and rng.random() < aug.mixup:
+                j = int(rng.choice(others))
+                weight = float(rng.beta(aug.mixup_alpha, aug.mixup_alpha))
+                levels = mix_levels(levels, augment_levels(self.levels(j), aug, top_db, rng), weight, top_db)
+                target *= weight
+                target[self.labels[j]] += 1.0 - weight
+            image = Image.fromarray(recolour(levels, colormap))
+            return {"img": self.torch_transforms(image), "cls": torch.from_numpy(target)}
+
+    return AudioAugmentedDataset
+
+
+def audio_aware_trainer(aug: AudioAugment, colormap: str, top_db: float, seed: int):
+    """A ClassificationTrainer class whose training set applies `aug` and whose loss smooths labels."""
+    from ultralytics.models.yolo.classify import ClassificationTrainer
+    from ultralytics.utils.torch_utils import unwrap_model
+
+    dataset_class = audio_augmented_dataset(aug, colormap, top_db, seed)
+
+    class AudioAwareTrainer(ClassificationTrainer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            if aug.label_smoothing or aug.mixup:
+                # on_train_start: after the model is built (or rebuilt by a resume); checkpoints never keep it
+                self.add_callback("on_train_start", lambda trainer: setattr(
+                    unwrap_model(trainer.model), "criterion", soft_target_loss(aug.label_smoothing)))
+
+        def build_dataset(self, img_path, mode="train", batch=None):
+            if mode == "train" and aug.changes_images:
+                return dataset_class(root=img_path, args=self.args, augment=True, prefix=mode)
+            return super().build_dataset(img_path, mode, batch)
+
+    return AudioAwareTrainer

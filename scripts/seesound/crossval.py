@@ -1,0 +1,71 @@
+"""Cross-validation summary: per-fold scores, mean ± std, the pooled confusion matrix, and a plot."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from .fileio import atomic_write_text
+from .metrics import most_confused_pairs, per_class_scores
+
+
+def training_seconds(benchmark_tsv) -> float:
+    """Wall-clock seconds of a training job, from its Snakemake benchmark file."""
+    return float(pd.read_csv(benchmark_tsv, sep="\t")["s"].iloc[0])
+
+
+def summarize_folds(fold_metrics: dict[int, dict], fold_train_s: dict[int, float]) -> dict:
+    """Mean and (sample) standard deviation over folds of the test scores; confusion matrices summed."""
+    folds = sorted(fold_metrics)
+    names = fold_metrics[folds[0]]["classes"]
+    for f in folds:
+        if fold_metrics[f]["classes"] != names:
+            raise ValueError(f"fold {f} has classes {fold_metrics[f]['classes']}, fold {folds[0]} has {names}")
+    per_fold = [{"fold": f, "test_clips": fold_metrics[f]["test"]["clips"], "top1": fold_metrics[f]["test"]["top1"],
+                 "top5": fold_metrics[f]["test"]["top5"], "macro_f1": fold_metrics[f]["test"]["macro_f1"],
+                 "val_top1": fold_metrics[f]["val"]["top1"], "train_s": round(fold_train_s[f], 1)} for f in folds]
+    pooled = np.sum([np.asarray(fold_metrics[f]["test"]["confusion_matrix"]) for f in folds], axis=0)
+
+    def mean_std(key):
+        values = np.array([row[key] for row in per_fold], dtype=float)
+        return {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0}
+
+    return {
+        "folds": len(folds),
+        "classes": names,
+        "top1": mean_std("top1"),
+        "top5": mean_std("top5"),
+        "macro_f1": mean_std("macro_f1"),
+        "train_s_per_fold": mean_std("train_s"),
+        "per_fold": per_fold,
+        "pooled": {
+            "clips": int(pooled.sum()),
+            "top1": float(np.trace(pooled) / max(pooled.sum(), 1)),
+            "confusion_matrix": pooled.astype(int).tolist(),
+            "per_class": per_class_scores(pooled, names),
+            "most_confused": most_confused_pairs(pooled.tolist(), names),
+        },
+        "settings": fold_metrics[folds[0]]["settings"],
+    }
+
+
+def write_cv_summary(folds, metrics_jsons, train_benchmarks, cv_json, confusion_png, folds_png) -> dict:
+    """The cv_summary rule: results/cv_metrics.json and its two plots (inputs listed in `folds` order)."""
+    from .plots import plot_confusion_matrix, plot_cv_folds
+
+    metrics, seconds = {}, {}
+    for fold, path, bench in zip(folds, metrics_jsons, train_benchmarks, strict=True):
+        with open(path, encoding="utf-8") as f:
+            metrics[fold] = json.load(f)
+        seconds[fold] = training_seconds(bench)
+    summary = summarize_folds(metrics, seconds)
+    atomic_write_text(cv_json, json.dumps(summary, indent=2) + "\n")
+    plot_confusion_matrix(summary["pooled"]["confusion_matrix"], summary["classes"], confusion_png,
+                          f"Confusion matrix, {summary['folds']} test folds pooled")
+    plot_cv_folds(summary, folds_png)
+    t = summary["top1"]
+    print(f"[seesound] cross-validation, {summary['folds']} folds: test top-1 {100 * t['mean']:.1f} ± "
+          f"{100 * t['std']:.1f} %", flush=True)
+    return summary

@@ -1,0 +1,112 @@
+"""Audio-aware augmentation: levels recovered exactly from the images, then shifted, masked, offset, mixed."""
+
+import numpy as np
+import pytest
+from conftest import PRISTINE_ENV  # noqa: F401  (conftest puts scripts/ on the path)
+
+from seesound.augment import (AudioAugment, augment_levels, audio_augmented_dataset, levels_from_rgb, mix_levels,
+                              recolour)
+from seesound.config import ConfigError, validate_config
+from seesound.spectrogram import colorize
+
+TOP_DB = 80.0
+
+
+def random_unit(shape=(48, 64), seed=0):
+    return np.random.default_rng(seed).random(shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("colormap", ["jet", "gray", "viridis", "magma"])
+def test_levels_come_back_exactly_from_a_lossless_image(colormap):
+    unit = random_unit()
+    rgb = colorize(unit, colormap)
+    expected = np.clip((unit[::-1] * 255 + 0.5).astype(int), 0, 255)  # colorize puts low frequencies at the bottom
+    levels = levels_from_rgb(rgb, colormap).astype(int)
+    # where the 8-bit table repeats a colour (jet: 4 levels, viridis: 2) those levels cannot be told apart
+    assert np.abs(levels - expected).max() <= {"jet": 2, "viridis": 1}.get(colormap, 0)
+    assert (levels == expected).mean() > 0.98
+    assert np.array_equal(recolour(levels / 255.0, colormap), rgb)
+
+
+def test_colours_off_the_table_take_the_nearest_level():
+    unit = random_unit()
+    rgb = colorize(unit, "gray").astype(int)
+    noisy = np.clip(rgb + np.random.default_rng(1).integers(-2, 3, rgb.shape), 0, 255).astype(np.uint8)
+    levels = levels_from_rgb(noisy, "gray").astype(int)
+    assert np.abs(levels - rgb[..., 0]).max() <= 2
+
+
+def test_no_augmentation_changes_nothing():
+    unit = random_unit()
+    aug = AudioAugment()
+    assert not aug.active and not aug.changes_images
+    assert np.array_equal(augment_levels(unit, aug, TOP_DB, np.random.default_rng(0)), unit)
+
+
+def test_time_shift_rolls_columns_and_keeps_every_value():
+    unit = random_unit()
+    out = augment_levels(unit, AudioAugment(time_shift=0.5), TOP_DB, np.random.default_rng(3))
+    shift = next(s for s in range(unit.shape[1]) if np.array_equal(np.roll(unit, s, axis=1), out))
+    assert shift != 0
+    assert np.array_equal(np.sort(out, axis=None), np.sort(unit, axis=None))
+
+
+def test_masks_set_whole_stripes_to_the_floor_within_their_width():
+    unit = random_unit() * 0.5 + 0.5  # nothing on the floor before
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        out = augment_levels(unit, AudioAugment(time_masks=2, time_mask_width=0.1), TOP_DB, rng)
+        floor_columns = np.flatnonzero((out == 0).all(axis=0))
+        assert (out == 0).sum() == len(floor_columns) * unit.shape[0]
+        assert len(floor_columns) <= 2 * int(0.1 * unit.shape[1])
+        out = augment_levels(unit, AudioAugment(freq_masks=1, freq_mask_width=0.25), TOP_DB, rng)
+        floor_rows = np.flatnonzero((out == 0).all(axis=1))
+        assert (out == 0).sum() == len(floor_rows) * unit.shape[1]
+        assert len(floor_rows) <= int(0.25 * unit.shape[0])
+
+
+def test_gain_offsets_levels_by_at_most_gain_db():
+    unit = np.full((8, 8), 0.5, np.float32)
+    offsets = {float(augment_levels(unit, AudioAugment(gain_db=8.0), TOP_DB, np.random.default_rng(s))[0, 0]) - 0.5
+               for s in range(50)}
+    assert max(abs(o) for o in offsets) <= 8.0 / TOP_DB + 1e-6
+    assert len(offsets) > 10
+
+
+def test_mixing_adds_powers():
+    loud, silent = np.full((4, 4), 1.0), np.zeros((4, 4))
+    assert np.allclose(mix_levels(loud, silent, 1.0, TOP_DB), loud)
+    assert np.allclose(mix_levels(silent, loud, 0.0, TOP_DB), loud)
+    # half the power of the loud clip plus half of (nearly) nothing: 3 dB down
+    assert np.allclose(mix_levels(loud, silent, 0.5, TOP_DB), 1.0 - 10 * np.log10(2) / TOP_DB, atol=1e-4)
+    a, b = random_unit(seed=1), random_unit(seed=2)
+    assert np.allclose(mix_levels(a, b, 0.3, TOP_DB), mix_levels(b, a, 0.7, TOP_DB))
+
+
+def test_audio_augmentation_is_refused_for_tutorial_style_images():
+    with pytest.raises(ConfigError, match="train.augment.time_shift"):
+        validate_config({"spectrogram": {"style": "seed"}, "train": {"augment": {"time_shift": 0.2}}})
+    no_audio_augment = {"time_shift": 0, "time_masks": 0, "freq_masks": 0, "gain_db": 0, "mixup": 0}
+    validate_config({"spectrogram": {"style": "seed"}, "train": {"augment": no_audio_augment | {"label_smoothing": 0.1}}})
+
+
+def test_the_training_dataset_gives_augmented_images_and_mixed_labels(tmp_path):
+    from PIL import Image
+    from ultralytics.cfg import get_cfg
+
+    for c, label in enumerate(["a", "b", "c"]):
+        (tmp_path / label).mkdir()
+        for i in range(3):
+            Image.fromarray(colorize(random_unit((32, 32), seed=10 * c + i) * 0.5 + 0.25 * c, "jet")).save(
+                tmp_path / label / f"{i}.png")
+    args = get_cfg(overrides={"imgsz": 32, "fliplr": 0.0, "hsv_h": 0.0, "hsv_s": 0.0, "hsv_v": 0.0, "erasing": 0.0,
+                              "scale": 0.0, "auto_augment": None})
+    aug = AudioAugment(time_shift=0.3, time_masks=1, mixup=1.0)
+    dataset = audio_augmented_dataset(aug, "jet", TOP_DB, seed=0)(root=str(tmp_path), args=args, augment=True, prefix="train")
+    item = dataset[0]
+    assert tuple(item["img"].shape) == (3, 32, 32)
+    target = item["cls"].numpy()
+    assert target.shape == (3,) and abs(target.sum() - 1) < 1e-6
+    assert (target > 0).sum() == 2 and target[dataset.labels[0]] > 0  # mixed with a clip of another class
+    plain = audio_augmented_dataset(AudioAugment(), "jet", TOP_DB, seed=0)(root=str(tmp_path), args=args, augment=True, prefix="train")
+    assert np.array_equal(plain[0]["cls"].numpy(), np.eye(3)[plain.labels[0]])
