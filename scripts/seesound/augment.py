@@ -13,6 +13,7 @@ and loss know about it.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import lru_cache
 
 import numpy as np
 
@@ -44,22 +45,29 @@ class AudioAugment:
         return self.changes_images or self.label_smoothing > 0
 
 
+@lru_cache(maxsize=8)
+def _colour_levels(colormap: str) -> tuple[np.ndarray, np.ndarray]:
+    """The table's distinct colours as sorted 24-bit codes, and the level each stands for."""
+    lut = colormap_lut(colormap).astype(np.int64)
+    table = (lut[:, 0] << 16) | (lut[:, 1] << 8) | lut[:, 2]
+    colours = np.unique(table)
+    # a repeated colour stands for the middle of its run of levels (runs are contiguous in these maps)
+    return colours, np.array([np.flatnonzero(table == c).mean() for c in colours]).round().astype(np.int64)
+
+
 def levels_from_rgb(rgb: np.ndarray, colormap: str) -> np.ndarray:
     """The 0..255 level of every pixel of an image coloured with `colormap` (H x W uint8).
 
     Exact for colours in the table (PNG) except where the 8-bit table repeats a colour (jet: levels 28-31
     are one blue), which gives the middle of that run. Other colours (JPEG noise) take the nearest entry.
     """
-    lut = colormap_lut(colormap).astype(np.int64)
-    table = (lut[:, 0] << 16) | (lut[:, 1] << 8) | lut[:, 2]
-    colours = np.unique(table)
-    # a repeated colour stands for the middle of its run of levels (runs are contiguous in these maps)
-    colour_level = np.array([np.flatnonzero(table == c).mean() for c in colours]).round().astype(np.int64)
+    colours, colour_level = _colour_levels(colormap)
     codes = (rgb[..., 0].astype(np.int64) << 16) | (rgb[..., 1].astype(np.int64) << 8) | rgb[..., 2]
     pos = np.clip(np.searchsorted(colours, codes), 0, len(colours) - 1)
     levels = colour_level[pos]
     miss = colours[pos] != codes
     if miss.any():
+        lut = colormap_lut(colormap).astype(np.int64)
         px = rgb[miss].astype(np.int64)
         levels[miss] = np.argmin(((px[:, None, :] - lut[None, :, :]) ** 2).sum(axis=2), axis=1)
     return levels.astype(np.uint8)
