@@ -90,17 +90,21 @@ def test_audio_augmentation_is_refused_for_tutorial_style_images():
     validate_config({"spectrogram": {"style": "seed"}, "train": {"augment": no_audio_augment | {"label_smoothing": 0.1}}})
 
 
-def test_the_training_dataset_gives_augmented_images_and_mixed_labels(tmp_path):
+def three_class_images(folder, size=32):
     from PIL import Image
     from ultralytics.cfg import get_cfg
 
     for c, label in enumerate(["a", "b", "c"]):
-        (tmp_path / label).mkdir()
+        (folder / label).mkdir()
         for i in range(3):
-            Image.fromarray(colorize(random_unit((32, 32), seed=10 * c + i) * 0.5 + 0.25 * c, "jet")).save(
-                tmp_path / label / f"{i}.png")
-    args = get_cfg(overrides={"imgsz": 32, "fliplr": 0.0, "hsv_h": 0.0, "hsv_s": 0.0, "hsv_v": 0.0, "erasing": 0.0,
+            Image.fromarray(colorize(random_unit((size, size), seed=10 * c + i) * 0.5 + 0.25 * c, "jet")).save(
+                folder / label / f"{i}.png")
+    return get_cfg(overrides={"imgsz": size, "fliplr": 0.0, "hsv_h": 0.0, "hsv_s": 0.0, "hsv_v": 0.0, "erasing": 0.0,
                               "scale": 0.0, "auto_augment": None})
+
+
+def test_the_training_dataset_gives_augmented_images_and_mixed_labels(tmp_path):
+    args = three_class_images(tmp_path)
     aug = AudioAugment(time_shift=0.3, time_masks=1, mixup=1.0)
     dataset = audio_augmented_dataset(aug, "jet", TOP_DB, seed=0)(root=str(tmp_path), args=args, augment=True, prefix="train")
     item = dataset[0]
@@ -110,3 +114,19 @@ def test_the_training_dataset_gives_augmented_images_and_mixed_labels(tmp_path):
     assert (target > 0).sum() == 2 and target[dataset.labels[0]] > 0  # mixed with a clip of another class
     plain = audio_augmented_dataset(AudioAugment(), "jet", TOP_DB, seed=0)(root=str(tmp_path), args=args, augment=True, prefix="train")
     assert np.array_equal(plain[0]["cls"].numpy(), np.eye(3)[plain.labels[0]])
+
+
+def test_the_training_dataset_keeps_decoded_levels_within_its_memory_budget(tmp_path, monkeypatch):
+    import seesound.augment as augment_module
+    from PIL import Image
+
+    args = three_class_images(tmp_path)
+    monkeypatch.setattr(augment_module, "LEVELS_CACHE_BYTES", 4 * 32 * 32)  # room for four images
+    dataset = audio_augmented_dataset(AudioAugment(time_shift=0.3), "jet", TOP_DB, seed=0)(
+        root=str(tmp_path), args=args, augment=True, prefix="train")
+    for i in range(len(dataset.samples)):
+        first, again = dataset.levels(i), dataset.levels(i)
+        with Image.open(dataset.samples[i][0]) as im:
+            fresh = levels_from_rgb(np.asarray(im.convert("RGB")), "jet") / 255.0
+        assert np.array_equal(first, again) and np.allclose(first, fresh)
+    assert len(dataset.cached_levels) == 4 and dataset.cached_bytes == 4 * 32 * 32

@@ -45,6 +45,10 @@ class AudioAugment:
         return self.changes_images or self.label_smoothing > 0
 
 
+# per dataloader process: 256 MiB holds the levels of ~5000 images of 224 x 224
+LEVELS_CACHE_BYTES = 256 * 2**20
+
+
 @lru_cache(maxsize=8)
 def _colour_levels(colormap: str) -> tuple[np.ndarray, np.ndarray]:
     """The table's distinct colours as sorted 24-bit codes, and the level each stands for."""
@@ -130,10 +134,20 @@ def audio_augmented_dataset(aug: AudioAugment, colormap: str, top_db: float, see
             super().__init__(*args, **kwargs)
             self.labels = np.array([s[1] for s in self.samples])
             self.n_classes = len(self.base.classes)
+            self.cached_levels: dict[int, np.ndarray] = {}
+            self.cached_bytes = 0
 
         def levels(self, i: int) -> np.ndarray:
-            bgr = self.imread(self.samples[i][0])
-            return levels_from_rgb(np.ascontiguousarray(bgr[..., ::-1]), colormap).astype(np.float32) / 255.0
+            # decoding and inverting the colormap is most of an item's cost and is the same every epoch:
+            # keep the levels (1 byte a pixel) in each worker, up to a memory budget
+            levels = self.cached_levels.get(i)
+            if levels is None:
+                bgr = self.imread(self.samples[i][0])
+                levels = levels_from_rgb(np.ascontiguousarray(bgr[..., ::-1]), colormap)
+                if self.cached_bytes + levels.nbytes <= LEVELS_CACHE_BYTES:
+                    self.cached_levels[i] = levels
+                    self.cached_bytes += levels.nbytes
+            return levels.astype(np.float32) / 255.0
 
         def __getitem__(self, i: int) -> dict:
             # a generator per (item, draw): reproducible under the trainer's seed, independent across workers
