@@ -65,7 +65,7 @@ use rule evaluate as cv_evaluate with:
 rule cv_summary:
     input:
         metrics=cv_fold_files(f"{CV}/fold{{fold}}/metrics.json"),
-        train_benchmarks=cv_fold_files(f"logs/benchmarks/cv/fold{{fold}}/train.tsv"),
+        results_csvs=cv_fold_files(f"{CV}/fold{{fold}}/model/results.csv"),
     output:
         summary=f"{RESULTS}/cv_metrics.json",
         confusion=report(f"{RESULTS}/plots/cv_confusion_matrix.png", caption="../report/cv_confusion_matrix.rst", category="4. Evaluation", labels={"figure": "cross-validation confusion matrix"}),

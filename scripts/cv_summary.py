@@ -3,5 +3,5 @@ from seesound.crossval import write_cv_summary
 from seesound.runner import log_path_of, output_to_log
 
 with output_to_log(log_path_of(snakemake)):
-    write_cv_summary(snakemake.params.folds, snakemake.input.metrics, snakemake.input.train_benchmarks,
+    write_cv_summary(snakemake.params.folds, snakemake.input.metrics, snakemake.input.results_csvs,
                      snakemake.output.summary, snakemake.output.confusion, snakemake.output.folds)

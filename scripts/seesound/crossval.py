@@ -11,9 +11,12 @@ from .fileio import atomic_write_text
 from .metrics import most_confused_pairs, per_class_scores
 
 
-def training_seconds(benchmark_tsv) -> float:
-    """Wall-clock seconds of a training job, from its Snakemake benchmark file."""
-    return float(pd.read_csv(benchmark_tsv, sep="\t")["s"].iloc[0])
+def training_seconds(results_csv) -> float:
+    """Seconds the training loop ran, from Ultralytics' results.csv (its `time` column counts from the start
+    of each run, so a resumed training's runs are added up)."""
+    elapsed = pd.read_csv(results_csv, skipinitialspace=True)["time"].to_numpy(dtype=float)
+    run_ends = np.flatnonzero(np.diff(elapsed) < 0)  # the last epoch of each run that was later resumed
+    return float(elapsed[run_ends].sum() + (elapsed[-1] if len(elapsed) else 0.0))
 
 
 def summarize_folds(fold_metrics: dict[int, dict], fold_train_s: dict[int, float]) -> dict:
@@ -51,15 +54,15 @@ def summarize_folds(fold_metrics: dict[int, dict], fold_train_s: dict[int, float
     }
 
 
-def write_cv_summary(folds, metrics_jsons, train_benchmarks, cv_json, confusion_png, folds_png) -> dict:
+def write_cv_summary(folds, metrics_jsons, results_csvs, cv_json, confusion_png, folds_png) -> dict:
     """The cv_summary rule: results/cv_metrics.json and its two plots (inputs listed in `folds` order)."""
     from .plots import plot_confusion_matrix, plot_cv_folds
 
     metrics, seconds = {}, {}
-    for fold, path, bench in zip(folds, metrics_jsons, train_benchmarks, strict=True):
+    for fold, path, results_csv in zip(folds, metrics_jsons, results_csvs, strict=True):
         with open(path, encoding="utf-8") as f:
             metrics[fold] = json.load(f)
-        seconds[fold] = training_seconds(bench)
+        seconds[fold] = training_seconds(results_csv)
     summary = summarize_folds(metrics, seconds)
     atomic_write_text(cv_json, json.dumps(summary, indent=2) + "\n")
     plot_confusion_matrix(summary["pooled"]["confusion_matrix"], summary["classes"], confusion_png,
