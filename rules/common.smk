@@ -27,6 +27,8 @@ CROSS_VALIDATE = CFG["split"]["method"] == "cv"
 # the single train/val/test split (and its model) that evaluation plots and prediction use; with
 # split.method cv the folds get their own splits (rules/cv.smk) and this one falls back to auto
 HOLDOUT_METHOD = "auto" if CROSS_VALIDATE else CFG["split"]["method"]
+# the weights evaluation and prediction use: the final epoch's, or the epoch best on the (small) val split
+CHECKPOINT = TRAIN["checkpoint"]
 IMGSZ = TRAIN["imgsz"] or CFG["spectrogram"]["image_size"]
 PREDICT_INPUTS = CFG["predict"]["inputs"]
 # a GPU is requested from the cluster only when asked for (train.gpus), never by default

@@ -36,6 +36,7 @@ use rule train as cv_train with:
         listing=f"{CV}/fold{{fold}}/split.csv",
     output:
         best=f"{CV}/fold{{fold}}/model/weights/best.pt",
+        last=f"{CV}/fold{{fold}}/model/weights/last.pt",
         results_csv=f"{CV}/fold{{fold}}/model/results.csv",
     log:
         f"logs/cv/fold{{fold}}/train.log",
@@ -45,7 +46,7 @@ use rule train as cv_train with:
 
 use rule evaluate as cv_evaluate with:
     input:
-        best=f"{CV}/fold{{fold}}/model/weights/best.pt",
+        weights=f"{CV}/fold{{fold}}/model/weights/{CHECKPOINT}.pt",
         listing=f"{CV}/fold{{fold}}/split.csv",
         results_csv=f"{CV}/fold{{fold}}/model/results.csv",
     output:

@@ -3,7 +3,7 @@
 
 rule evaluate:
     input:
-        best=f"{RESULTS}/model/weights/best.pt",
+        weights=f"{RESULTS}/model/weights/{CHECKPOINT}.pt",
         listing=f"{RESULTS}/split.csv",
         results_csv=f"{RESULTS}/model/results.csv",
     output:

@@ -3,7 +3,7 @@
 
 rule predict:
     input:
-        best=f"{RESULTS}/model/weights/best.pt",
+        weights=f"{RESULTS}/model/weights/{CHECKPOINT}.pt",
         summary=f"{RESULTS}/split_summary.json",
         audio=predict_audio_files(),
     output:

@@ -7,6 +7,7 @@ rule train:
         listing=f"{RESULTS}/split.csv",
     output:
         best=f"{RESULTS}/model/weights/best.pt",
+        last=f"{RESULTS}/model/weights/last.pt",
         results_csv=f"{RESULTS}/model/results.csv",
     params:
         model=TRAIN["model"],

@@ -6,7 +6,7 @@ use_cpu_threads(snakemake.threads)
 
 with output_to_log(log_path_of(snakemake)):
     evaluate_model(
-        snakemake.input.best, snakemake.input.listing, snakemake.output.metrics, snakemake.output.predictions,
+        snakemake.input.weights, snakemake.input.listing, snakemake.output.metrics, snakemake.output.predictions,
         snakemake.output.confusion, snakemake.output.curves, snakemake.input.results_csv,
         snakemake.output.per_class, snakemake.output.confused, snakemake.output.misclassified,
         **dict(snakemake.params.items()),

@@ -98,6 +98,15 @@ def test_3_changing_top_k_reruns_only_prediction(work):
     assert "label_2" in pd.read_csv(work / "results" / "predictions.csv") and "label_3" not in pd.read_csv(work / "results" / "predictions.csv")
 
 
+def test_3_choosing_the_best_epoch_instead_of_the_last_reevaluates_without_retraining(work):
+    model_before = fingerprints(work / "results" / "model")
+    edit_config(work, "train", checkpoint="best")
+    assert set(planned_jobs(work)) == {"evaluate", "predict", "run_info", "all"}
+    run_snakemake(work, "--cores", "2")
+    assert fingerprints(work / "results" / "model") == model_before
+    assert json.loads((work / "results" / "metrics.json").read_text())["settings"]["train"]["checkpoint"] == "best"
+
+
 def test_4_one_added_wav_renders_one_image_and_rewrites_no_other(work):
     before = images(work)
     write_wav_file(work / "data" / "low" / "low_new.wav", tone(310, 0.5, 8000), 8000)

@@ -31,13 +31,13 @@ def evaluate_split(model, listing: pd.DataFrame, split: str, imgsz: int, batch: 
     return rows, probs, truth
 
 
-def evaluate_model(best_pt, listing_csv, metrics_json, predictions_csv, confusion_png, curves_png, results_csv,
+def evaluate_model(weights_pt, listing_csv, metrics_json, predictions_csv, confusion_png, curves_png, results_csv,
                    per_class_csv, confused_csv, misclassified_png, imgsz, batch, device, settings: dict) -> dict:
     """The evaluate rule: metrics.json, per-clip test predictions and the two evaluation plots."""
     from .plots import plot_confusion_matrix, plot_misclassified, plot_training_curves
 
     device = resolve_device(device)
-    model = load_classifier(best_pt)
+    model = load_classifier(weights_pt)
     names = class_names(model)
     listing = pd.read_csv(listing_csv, dtype={"clip_id": str, "label": str})
     report = {"classes": names, "settings": settings}

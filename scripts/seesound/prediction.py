@@ -66,11 +66,11 @@ def predict_file(model, path, settings: SpectrogramSettings, window_s: float, ho
     return pd.DataFrame({"start_s": starts_s, "end_s": ends_s}), np.concatenate(probs)
 
 
-def predict_files(best_pt, audio_files, predictions_csv, settings: SpectrogramSettings, window_s, hop_s, top_k,
+def predict_files(weights_pt, audio_files, predictions_csv, settings: SpectrogramSettings, window_s, hop_s, top_k,
                   imgsz, batch, device) -> pd.DataFrame:
     """The predict rule: one row per file and window with the top-k labels, plus the file's label."""
     device = resolve_device(device)
-    model = load_classifier(best_pt)
+    model = load_classifier(weights_pt)
     names = np.array(class_names(model))
     k = min(top_k, len(names))
     tables = []
@@ -94,7 +94,7 @@ def predict_files(best_pt, audio_files, predictions_csv, settings: SpectrogramSe
     return result
 
 
-def predict_from_rule(best_pt, split_summary_json, audio_files, predictions_csv, timelines_dir, settings: dict,
+def predict_from_rule(weights_pt, split_summary_json, audio_files, predictions_csv, timelines_dir, settings: dict,
                       window_s, hop_s, top_k, batch, imgsz, device) -> pd.DataFrame:
     """The predict rule: window length defaults to the training clips' median duration, hop to half of it."""
     import json
@@ -104,7 +104,7 @@ def predict_from_rule(best_pt, split_summary_json, audio_files, predictions_csv,
         window_s = spec.duration_s or json.loads(Path(split_summary_json).read_text())["median_duration_s"]
     hop_s = hop_s or window_s / 2
     print(f"[seesound] windows of {window_s:g} s every {hop_s:g} s", flush=True)
-    result = predict_files(best_pt, audio_files, predictions_csv, spec, window_s, hop_s, top_k, imgsz, batch, device)
+    result = predict_files(weights_pt, audio_files, predictions_csv, spec, window_s, hop_s, top_k, imgsz, batch, device)
     from .plots import plot_prediction_timelines
 
     plot_prediction_timelines(predictions_csv, timelines_dir)

@@ -83,7 +83,7 @@ def split_for_cv_fold(table: pd.DataFrame, fold: int, n_folds: int, val_ratio: f
     """Fold `fold` is the test set; val is a grouped `val_ratio` of the other folds' groups, the rest trains.
 
     Val comes from the training folds (not from another fold) so each model trains on all other folds
-    but one small share, and picking its best epoch never looks at the test fold.
+    but one small share, and validating (or picking a best epoch) never looks at the test fold.
     """
     folds = cv_folds_of(table, n_folds, seed)
     if fold not in set(folds):

@@ -105,7 +105,8 @@ def train_classifier(dataset_dir, best_pt, model, epochs, imgsz, batch, device, 
             trainer=trainer,
             **ultralytics_train_args(augment),
         )
-    if not Path(best_pt).is_file():
-        raise ModelError(f"training finished without writing {best_pt}")
+    for weights in (best_pt, last_pt):
+        if not Path(weights).is_file():
+            raise ModelError(f"training finished without writing {weights}")
     print(f"[seesound] training took {time.time() - start:.1f} s on device {device}", flush=True)
     return Path(best_pt)
