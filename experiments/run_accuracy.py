@@ -57,8 +57,17 @@ def run_setting(name: str, setting: dict, base: dict, out_root: Path, cores: int
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(out_dir),
            f"--configfile={config_file}", "--cores", str(cores), "cv"]
     print(f"[accuracy] {name}: {' '.join(cmd)}", flush=True)
-    with open(out_dir / "snakemake.log", "a") as log:
-        subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT)
+    log_path = out_dir / "snakemake.log"
+    with open(log_path, "a") as log:
+        log_start = log.tell()
+        failed = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT).returncode
+    if failed:
+        with open(log_path) as log:
+            log.seek(log_start)
+            locked = "LockException" in log.read()
+        hint = (f"a killed run left Snakemake's lock: snakemake -s {REPO / 'Snakefile'} -d {out_dir} --unlock, "
+                "then run this again" if locked else f"see {log_path}")
+        raise SystemExit(f"[accuracy] {name}: snakemake failed ({hint})")
     print(f"[accuracy] {name}: done in {time.time() - start:.0f} s", flush=True)
     return json.loads((out_dir / "results" / "cv_metrics.json").read_text())
 

@@ -33,3 +33,11 @@ def test_the_accuracy_experiment_runs_cross_validation_per_setting_and_writes_th
     # a second run finds both settings done and only rewrites the table
     again = subprocess.run(cmd, capture_output=True, text=True, env=PRISTINE_ENV, timeout=300)
     assert again.returncode == 0 and (tmp_path / "out" / "table.md").read_text().split("\n", 1)[1] == table.split("\n", 1)[1]
+    # a run killed earlier left Snakemake's lock: the command says how to lift it
+    locks = tmp_path / "out" / "grey" / ".snakemake" / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    summary = tmp_path / "out" / "grey" / "results" / "cv_metrics.json"
+    (locks / "0.output.lock").write_text(f"{summary}\nresults/cv_metrics.json\n")
+    summary.unlink()
+    locked = subprocess.run(cmd, capture_output=True, text=True, env=PRISTINE_ENV, timeout=300)
+    assert locked.returncode != 0 and "--unlock" in locked.stderr and "grey" in locked.stderr, locked.stderr[-2000:]
