@@ -30,6 +30,7 @@ def test_the_shipped_config_is_valid_and_complete():
         ({"trian": {}}, "'trian' is unknown"),
         ({"split": {"test_ratio": 0.6, "val_ratio": 0.5}}, "split.test_ratio"),
         ({"dataset": {"kind": "folder"}}, "'dataset.path': required"),
+        ({"train": {"optimizer": "adam_w"}}, "'train.optimizer': 'adam_w' is not one of 'auto'"),
     ],
 )
 def test_bad_values_are_rejected_naming_the_key(patch, message):
@@ -49,3 +50,12 @@ def test_values_from_the_command_line_arrive_as_strings_and_are_typed_by_the_sch
     assert cfg["train"]["epochs"] == 5 and cfg["train"]["resume"] is True
     assert cfg["train"]["augment"]["auto_augment"] is None and cfg["spectrogram"]["fmax"] == 8000.5
     assert cfg["spectrogram"]["colormap"] == "123" and cfg["split"]["test_folds"] == [1, 2]
+
+
+def test_key_order_in_a_config_file_does_not_change_the_validated_config():
+    # rules get config sections as params; Snakemake would rerun a job whose params dict merely reordered
+    shuffled = {"train": {"lr0": 0.01, "augment": {"mixup": 0.3, "fliplr": 0.0}, "epochs": 90}, "split": {"seed": 0}}
+    cfg, reference = validate_config(shuffled), validate_config({})
+    assert list(cfg) == list(reference) and list(cfg["train"]) == list(reference["train"])
+    assert list(cfg["train"]["augment"]) == list(reference["train"]["augment"])
+    assert repr(cfg) == repr(reference)

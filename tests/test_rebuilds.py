@@ -68,6 +68,15 @@ def test_1_after_a_complete_run_nothing_is_planned(work):
     assert planned_jobs(work) == {}
 
 
+def test_1_the_same_config_with_its_keys_in_another_order_plans_nothing(work):
+    def reversed_keys(value):
+        return {k: reversed_keys(value[k]) for k in reversed(value)} if isinstance(value, dict) else value
+
+    config = yaml.safe_load((work / "config.yaml").read_text())
+    (work / "config.yaml").write_text(yaml.safe_dump(reversed_keys(config), sort_keys=False))
+    assert planned_jobs(work) == {}
+
+
 def test_2_changing_epochs_retrains_but_renders_and_splits_nothing(work):
     before = images(work)
     split_before = (work / "results" / "split.csv").read_bytes()

@@ -84,7 +84,17 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
         raise ConfigError(_sentence(jsonschema.exceptions.best_match(errors)))
     _fill_defaults(config, schema)
     _check_relations(config)
-    return config
+    return _in_schema_order(config, schema)
+
+
+def _in_schema_order(config, schema: dict):
+    """Keys in the schema's order: rules take config sections as params, and Snakemake compares params
+    as written, so the same values in another order (another config file's) would rerun jobs."""
+    if not isinstance(config, dict):
+        return config
+    props = schema.get("properties", {})
+    order = [k for k in props if k in config] + sorted(k for k in config if k not in props)
+    return {k: _in_schema_order(config[k], props.get(k, {})) for k in order}
 
 
 def _check_relations(config: dict) -> None:

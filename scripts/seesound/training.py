@@ -98,6 +98,9 @@ def train_classifier(dataset_dir, best_pt, model, epochs, imgsz, batch, device, 
             workers=workers,
             optimizer=optimizer,
             lr0=lr0,
+            # Ultralytics warms biases up from lr 0.1, an SGD setting; `auto` zeroes it when it picks AdamW,
+            # and so do we for every adaptive optimizer (0.1 for ~10 epochs of warmup would swamp lr0 0.002)
+            warmup_bias_lr=0.1 if optimizer in ("SGD", "MuSGD") else 0.0,
             save_dir=str(run_dir),  # not project/name: Ultralytics renames a run called "model"
             exist_ok=True,
             plots=False,  # Ultralytics' own plots fetch a font; ours are drawn by seesound.plots
