@@ -29,10 +29,20 @@ localrules:
     cv_summary,
     demo_audio,
     download_esc50,
+    install_model,
+    cv_install_model,
     manifest,
+    model,
     plot_dataset,
     plot_examples,
     run_info,
+
+
+onstart:
+    try:
+        RESULTS_LOCK.acquire()
+    except safety.SafetyError as e:
+        stop(e)
 
 
 rule all:

@@ -1,4 +1,5 @@
-# Start-up work, done once: validate the config, build the clip table, small input functions.
+# Start-up work, done on every invocation (dry runs included) before any job runs: validate the config,
+# check that results_dir cannot touch the user's files, build and check the clip table.
 import os
 import sys
 from hashlib import sha1
@@ -11,15 +12,24 @@ sys.path.insert(0, os.path.join(workflow.basedir, "scripts"))
 from seesound.config import ConfigError, validate_config
 from seesound import dataset as seesound_dataset
 from seesound.spectrogram import SpectrogramSettings
-from seesound import layout
+from seesound import layout, safety
+
+
+def stop(message):
+    """A start-up error: one sentence, no traceback."""
+    raise WorkflowError(f"seesound: {message}")
+
 
 try:
     CFG = validate_config(config)
 except ConfigError as e:
-    raise WorkflowError(f"seesound: {e}") from None
+    stop(e)
 
-RESULTS = CFG["results_dir"]
+RESULTS = os.path.normpath(CFG["results_dir"])
+LOGS = f"{RESULTS}/logs"
 DATASET = CFG["dataset"]
+# what identifies the dataset (on_bad_audio and url do not change which clips it has)
+DATASET_IDENTITY = {k: DATASET[k] for k in ("kind", "path", "audio_dir", "esc10_only", "demo")}
 SPECTROGRAM = SpectrogramSettings.from_config(CFG["spectrogram"]).as_dict()
 IMAGE_EXT = CFG["spectrogram"]["format"]
 TRAIN = CFG["train"]
@@ -27,6 +37,8 @@ CROSS_VALIDATE = CFG["split"]["method"] == "cv"
 # the single train/val/test split (and its model) that evaluation plots and prediction use; with
 # split.method cv the folds get their own splits (rules/cv.smk) and this one falls back to auto
 HOLDOUT_METHOD = "auto" if CROSS_VALIDATE else CFG["split"]["method"]
+# the split settings every split rule (holdout and cross-validation folds) takes as params
+SPLIT_PARAMS = {k: CFG["split"][k] for k in ("test_folds", "val_folds", "test_ratio", "val_ratio", "seed")}
 # the weights evaluation and prediction use: the final epoch's, or the epoch best on the (small) val split
 CHECKPOINT = TRAIN["checkpoint"]
 IMGSZ = TRAIN["imgsz"] or CFG["spectrogram"]["image_size"]
@@ -35,59 +47,102 @@ PREDICT_INPUTS = CFG["predict"]["inputs"]
 GPU_REQUEST = {"gpu": TRAIN["gpus"]} | ({"gpu_model": TRAIN["gpu_model"]} if TRAIN["gpu_model"] else {}) if TRAIN["gpus"] else {}
 # what metrics.json records of the run (execution knobs such as threads and resume left out)
 RUN_SETTINGS = {
-    "dataset": DATASET["kind"],
+    "dataset": DATASET_IDENTITY,
     "spectrogram": SPECTROGRAM,
     "split": CFG["split"],
     "train": {k: v for k, v in TRAIN.items() if k not in ("threads", "resume", "gpus", "gpu_model", "mem_mb", "runtime")},
 }
 
-ESC50_PATH = DATASET["path"] or seesound_dataset.ESC50_DEFAULT_PATH
-NEEDS_ESC50_DOWNLOAD = DATASET["kind"] == "esc50" and not os.path.isfile(
-    seesound_dataset.esc50_csv(ESC50_PATH)
-)
+ESC50_PATH = str(seesound_dataset.esc50_root(DATASET, RESULTS))
+NEEDS_ESC50_DOWNLOAD = DATASET["kind"] == "esc50" and not os.path.isfile(seesound_dataset.esc50_csv(ESC50_PATH))
+
+# --- results_dir must never touch what the workflow did not create -------------------------------------
+try:
+    safety.check_results_dir(
+        RESULTS,
+        os.getcwd(),
+        workflow.basedir,
+        [("dataset.path", p) for p in seesound_dataset.user_data_paths(DATASET, RESULTS)]
+        + [("predict.inputs", p) for p in PREDICT_INPUTS],
+    )
+    # Snakemake deletes a directory output before rewriting it: every such path that exists must be ours
+    safety.check_directory_outputs(
+        [f"{RESULTS}/dataset", f"{RESULTS}/plots/timelines", f"{RESULTS}/model/checkpoints"]
+        + [str(p) for p in Path(RESULTS).glob("cv/fold*/dataset")]
+        + [str(p) for p in Path(RESULTS).glob("cv/fold*/model/checkpoints")]
+        + [str(p) for p in Path(RESULTS).glob("spectrograms/batch*")]
+    )
+except safety.SafetyError as e:
+    stop(e)
+
+# two working directories must not write one results_dir at once (taken in `onstart`, not for dry runs)
+RESULTS_LOCK = safety.ResultsLock(RESULTS)
 
 wildcard_constraints:
     clip_id=".+",
     batch=r"\d+",
 
 
-_clip_table_cache = {}
+def load_clip_table():
+    """The dataset's clip table, checked, with each usable clip's image path; warnings logged."""
+    try:
+        table = seesound_dataset.clip_table(DATASET, RESULTS)
+        seesound_dataset.check_problems(table, DATASET["on_bad_audio"])
+    except seesound_dataset.DatasetError as e:
+        stop(e)
+    n = layout.batch_count(len(table), CFG["spectrogram"]["clips_per_job"])
+    table["image"] = [
+        "" if problem else layout.image_path(RESULTS, c, IMAGE_EXT, n) for c, problem in zip(table["clip_id"], table["problem"])
+    ]
+    for message in table.attrs.get("warnings", []) + unlisted_audio_warnings(table):
+        logger.warning(f"seesound: {message}")
+    return table
+
+
+def unlisted_audio_warnings(table):
+    """A CSV dataset's WAVs that no row names are not used: say so instead of dropping them silently."""
+    if DATASET["kind"] not in ("csv", "esc50") or DATASET["esc10_only"]:
+        return []
+    if DATASET["kind"] == "csv":
+        audio_dir = DATASET["audio_dir"] or os.path.join(os.path.dirname(DATASET["path"]), "audio")
+    else:
+        audio_dir = os.path.join(ESC50_PATH, "audio")
+    unlisted = seesound_dataset.unlisted_audio(table, audio_dir)
+    if not unlisted:
+        return []
+    return [f"{len(unlisted)} WAV file(s) in {audio_dir} have no row in the CSV and are not used (first: {unlisted[0]})"]
+
+
+# built now, so that any dataset error stops every invocation, whatever results_dir already holds
+_TABLE = None if NEEDS_ESC50_DOWNLOAD else load_clip_table()
 
 
 def clip_table():
-    """The dataset's clip table (after the ESC-50 download, when one is needed)."""
-    if NEEDS_ESC50_DOWNLOAD:
+    """The clip table (after the ESC-50 download, when one is needed)."""
+    global _TABLE
+    if _TABLE is None:
         checkpoints.download_esc50.get()
-    if "table" not in _clip_table_cache:
-        try:
-            _clip_table_cache["table"] = seesound_dataset.clip_table(DATASET, RESULTS)
-        except seesound_dataset.DatasetError as e:
-            raise WorkflowError(f"seesound: {e}") from None
-        _clip_table_cache["audio"] = dict(zip(_clip_table_cache["table"]["clip_id"], _clip_table_cache["table"]["audio"]))
-        warn_about_unlisted_audio(_clip_table_cache["table"])
-    return _clip_table_cache["table"]
+        _TABLE = load_clip_table()
+    return _TABLE
 
 
-def warn_about_unlisted_audio(table):
-    """A CSV dataset's WAVs that no row names are not used: say so instead of dropping them silently."""
-    if DATASET["kind"] == "csv":
-        audio_dir = DATASET["audio_dir"] or os.path.join(os.path.dirname(DATASET["path"]), "audio")
-    elif DATASET["kind"] == "esc50":
-        audio_dir = os.path.join(ESC50_PATH, "audio")
-    else:
-        return
-    unlisted = seesound_dataset.unlisted_audio(table, audio_dir)
-    if unlisted and not DATASET["esc10_only"]:
-        logger.warning(f"seesound: {len(unlisted)} WAV file(s) in {audio_dir} have no row in the CSV and are not used "
-                       f"(first: {unlisted[0]})")
+_lookup = {}
+
+
+def usable_clips():
+    """clip_id -> (audio, image) of the clips that get a spectrogram job."""
+    if "usable" not in _lookup:
+        table = clip_table()
+        good = table[table["problem"] == ""]
+        _lookup["usable"] = dict(zip(good["clip_id"], zip(good["audio"], good["image"])))
+    return _lookup["usable"]
 
 
 def clip_audio(wildcards):
-    clip_table()
     try:
-        return _clip_table_cache["audio"][wildcards.clip_id]
+        return usable_clips()[wildcards.clip_id][0]
     except KeyError:
-        raise WorkflowError(f"seesound: no clip {wildcards.clip_id!r} in the dataset") from None
+        stop(f"no clip {wildcards.clip_id!r} in the dataset")
 
 
 def n_batches():
@@ -95,32 +150,33 @@ def n_batches():
     return layout.batch_count(len(clip_table()), CFG["spectrogram"]["clips_per_job"])
 
 
-def spectrogram_image(clip_id):
-    return layout.image_path(RESULTS, clip_id, IMAGE_EXT, n_batches())
-
-
 def spectrogram_job_outputs(wildcards=None):
     """What the split waits for: every image, or every non-empty batch folder."""
     n = n_batches()
     if n == 0:
-        return [spectrogram_image(c) for c in clip_table()["clip_id"]]
-    used = sorted({layout.batch_of(c, n) for c in clip_table()["clip_id"]})
+        return [image for _audio, image in usable_clips().values()]
+    used = sorted({layout.batch_of(c, n) for c in usable_clips()})
     return [f"{RESULTS}/spectrograms/{layout.batch_name(b)}" for b in used]
 
 
 def batch_clips(wildcards):
     n = n_batches()
-    return [c for c in clip_table()["clip_id"] if layout.batch_of(c, n) == int(wildcards.batch)]
+    return [c for c in usable_clips() if layout.batch_of(c, n) == int(wildcards.batch)]
 
 
 def batch_audio(wildcards):
-    clip_table()
-    return [_clip_table_cache["audio"][c] for c in batch_clips(wildcards)]
+    clips = usable_clips()
+    return [clips[c][0] for c in batch_clips(wildcards)]
 
 
 def manifest_fingerprint(wildcards=None):
-    """Hash of the clip table: the manifest is rewritten only when the table's content changes."""
-    return sha1(seesound_dataset.manifest_text(clip_table()).encode("utf-8")).hexdigest()
+    """Hash of the clip table and of each audio file's size and mtime: editing the CSV, adding, removing,
+    relabelling or replacing a recording changes it, so the manifest (and all after it) is rebuilt."""
+    table = clip_table()
+    digest = sha1(seesound_dataset.manifest_text(table).encode("utf-8"))
+    if DATASET["kind"] != "demo":  # the demo's audio is the workflow's own output
+        digest.update(repr(seesound_dataset.audio_fingerprint(table)).encode())
+    return digest.hexdigest()
 
 
 def dataset_source(wildcards=None):
@@ -131,6 +187,22 @@ def predict_audio_files():
     from seesound.prediction import find_audio_inputs
 
     return find_audio_inputs(PREDICT_INPUTS)
+
+
+def model_files(root):
+    """Where a trained model lives below `root` (results_dir, or a cross-validation fold's folder):
+    Ultralytics' working folder (never a declared output: resume reads it after an interruption), what
+    the train rule produces, and what install_model installs for evaluation and prediction."""
+    return {
+        "checkpoints": f"{root}/model/checkpoints",
+        "trained": {"best": f"{root}/model/trained/best.pt", "last": f"{root}/model/trained/last.pt",
+                    "results_csv": f"{root}/model/trained/results.csv"},
+        "installed": {"best": f"{root}/model/weights/best.pt", "last": f"{root}/model/weights/last.pt",
+                      "results_csv": f"{root}/model/results.csv"},
+    }
+
+
+MODEL = model_files(RESULTS)
 
 
 def final_outputs():
@@ -153,7 +225,7 @@ def final_outputs():
 
 def run_benchmarks():
     rules = ["split", "train", "evaluate", "plot_examples", "plot_dataset"] + (["predict"] if PREDICT_INPUTS else [])
-    return [f"logs/benchmarks/{r}.tsv" for r in rules]
+    return [f"{LOGS}/benchmarks/{r}.tsv" for r in rules]
 
 
 CV = f"{RESULTS}/cv"

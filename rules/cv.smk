@@ -5,68 +5,74 @@
 wildcard_constraints:
     fold=r"\d+",
 
+FOLD = f"{CV}/fold{{fold}}"
+FOLD_MODEL = model_files(FOLD)
+
 
 use rule split as cv_split with:
     output:
-        dataset=directory(f"{CV}/fold{{fold}}/dataset"),
-        listing=f"{CV}/fold{{fold}}/split.csv",
-        summary=f"{CV}/fold{{fold}}/split_summary.json",
-        bad_audio=f"{CV}/fold{{fold}}/bad_audio.csv",
+        dataset=directory(f"{FOLD}/dataset"),
+        listing=f"{FOLD}/split.csv",
+        summary=f"{FOLD}/split_summary.json",
+        bad_audio=f"{FOLD}/bad_audio.csv",
     params:
-        results_dir=lambda wildcards, input: os.path.dirname(input.manifest),
-        image_ext=IMAGE_EXT,
-        n_batches=lambda wildcards: n_batches(),
         method="cv",
-        test_folds=CFG["split"]["test_folds"],
-        val_folds=CFG["split"]["val_folds"],
-        test_ratio=CFG["split"]["test_ratio"],
-        val_ratio=CFG["split"]["val_ratio"],
-        seed=CFG["split"]["seed"],
         cv_fold=lambda wildcards: int(wildcards.fold),
         cv_folds=CFG["split"]["cv_folds"],
+        **SPLIT_PARAMS,
     log:
-        f"logs/cv/fold{{fold}}/split.log",
+        f"{LOGS}/cv/fold{{fold}}/split.log",
     benchmark:
-        f"logs/benchmarks/cv/fold{{fold}}/split.tsv"
+        f"{LOGS}/benchmarks/cv/fold{{fold}}/split.tsv"
 
 
 use rule train as cv_train with:
     input:
-        dataset=f"{CV}/fold{{fold}}/dataset",
-        listing=f"{CV}/fold{{fold}}/split.csv",
+        dataset=f"{FOLD}/dataset",
+        listing=f"{FOLD}/split.csv",
     output:
-        best=f"{CV}/fold{{fold}}/model/weights/best.pt",
-        last=f"{CV}/fold{{fold}}/model/weights/last.pt",
-        results_csv=f"{CV}/fold{{fold}}/model/results.csv",
+        **FOLD_MODEL["trained"],
+    params:
+        checkpoints=lambda wildcards: FOLD_MODEL["checkpoints"].format(fold=wildcards.fold),
+        **TRAIN_PARAMS,
     log:
-        f"logs/cv/fold{{fold}}/train.log",
+        f"{LOGS}/cv/fold{{fold}}/train.log",
     benchmark:
-        f"logs/benchmarks/cv/fold{{fold}}/train.tsv"
+        f"{LOGS}/benchmarks/cv/fold{{fold}}/train.tsv"
+
+
+use rule install_model as cv_install_model with:
+    input:
+        **FOLD_MODEL["trained"],
+    output:
+        **FOLD_MODEL["installed"],
+    log:
+        f"{LOGS}/cv/fold{{fold}}/install_model.log",
 
 
 use rule evaluate as cv_evaluate with:
     input:
-        weights=f"{CV}/fold{{fold}}/model/weights/{CHECKPOINT}.pt",
-        listing=f"{CV}/fold{{fold}}/split.csv",
-        results_csv=f"{CV}/fold{{fold}}/model/results.csv",
+        weights=FOLD_MODEL["installed"][CHECKPOINT],
+        listing=f"{FOLD}/split.csv",
+        results_csv=FOLD_MODEL["installed"]["results_csv"],
     output:
-        metrics=f"{CV}/fold{{fold}}/metrics.json",
-        predictions=f"{CV}/fold{{fold}}/test_predictions.csv",
-        confusion=f"{CV}/fold{{fold}}/plots/confusion_matrix.png",
-        curves=f"{CV}/fold{{fold}}/plots/training_curves.png",
-        per_class=f"{CV}/fold{{fold}}/tables/per_class.csv",
-        confused=f"{CV}/fold{{fold}}/tables/most_confused.csv",
-        misclassified=f"{CV}/fold{{fold}}/plots/misclassified.png",
+        metrics=f"{FOLD}/metrics.json",
+        predictions=f"{FOLD}/test_predictions.csv",
+        confusion=f"{FOLD}/plots/confusion_matrix.png",
+        curves=f"{FOLD}/plots/training_curves.png",
+        per_class=f"{FOLD}/tables/per_class.csv",
+        confused=f"{FOLD}/tables/most_confused.csv",
+        misclassified=f"{FOLD}/plots/misclassified.png",
     log:
-        f"logs/cv/fold{{fold}}/evaluate.log",
+        f"{LOGS}/cv/fold{{fold}}/evaluate.log",
     benchmark:
-        f"logs/benchmarks/cv/fold{{fold}}/evaluate.tsv"
+        f"{LOGS}/benchmarks/cv/fold{{fold}}/evaluate.tsv"
 
 
 rule cv_summary:
     input:
-        metrics=cv_fold_files(f"{CV}/fold{{fold}}/metrics.json"),
-        results_csvs=cv_fold_files(f"{CV}/fold{{fold}}/model/results.csv"),
+        metrics=cv_fold_files(f"{FOLD}/metrics.json"),
+        results_csvs=cv_fold_files(FOLD_MODEL["installed"]["results_csv"]),
     output:
         summary=f"{RESULTS}/cv_metrics.json",
         confusion=report(f"{RESULTS}/plots/cv_confusion_matrix.png", caption="../report/cv_confusion_matrix.rst", category="4. Evaluation", labels={"figure": "cross-validation confusion matrix"}),
@@ -74,9 +80,9 @@ rule cv_summary:
     params:
         folds=lambda wildcards: cv_folds(),
     log:
-        "logs/cv/summary.log",
+        f"{LOGS}/cv/summary.log",
     benchmark:
-        "logs/benchmarks/cv/summary.tsv"
+        f"{LOGS}/benchmarks/cv/summary.tsv"
     conda:
         "../envs/analysis.yaml"
     script:

@@ -10,7 +10,7 @@ rule demo_audio:
         sample_rate=DATASET["demo"]["sample_rate"],
         seed=DATASET["demo"]["seed"],
     log:
-        "logs/demo_audio.log",
+        f"{LOGS}/demo_audio.log",
     run:
         seesound_dataset.write_demo_audio(output, params.labels, params.duration_s, params.sample_rate, params.seed)
 
@@ -21,21 +21,25 @@ checkpoint download_esc50:
     params:
         url=DATASET["url"],
     log:
-        "logs/download_esc50.log",
+        f"{LOGS}/download_esc50.log",
     run:
         # output is <dest>/meta/esc50.csv
         seesound_dataset.download_esc50(params.url, Path(output[0]).parent.parent)
 
 
+# The manifest is the clip table on disk. Its params carry the dataset's identity and a fingerprint of
+# its content (rows, labels, folds, groups, each audio file's size and mtime), so switching datasets or
+# editing them rebuilds it and everything after it.
 rule manifest:
     input:
         dataset_source,
     output:
         f"{RESULTS}/manifest.csv",
     params:
+        dataset=DATASET_IDENTITY,
         fingerprint=manifest_fingerprint,
     log:
-        "logs/manifest.log",
+        f"{LOGS}/manifest.log",
     run:
         from seesound.fileio import atomic_write_text
 

@@ -3,9 +3,9 @@
 
 rule evaluate:
     input:
-        weights=f"{RESULTS}/model/weights/{CHECKPOINT}.pt",
+        weights=MODEL["installed"][CHECKPOINT],
         listing=f"{RESULTS}/split.csv",
-        results_csv=f"{RESULTS}/model/results.csv",
+        results_csv=MODEL["installed"]["results_csv"],
     output:
         metrics=f"{RESULTS}/metrics.json",
         predictions=report(f"{RESULTS}/test_predictions.csv", caption="../report/test_predictions.rst", category="4. Evaluation", labels={"figure": "every val/test clip"}),
@@ -24,9 +24,9 @@ rule evaluate:
         mem_mb=4000,
         runtime=60,
     log:
-        "logs/evaluate.log",
+        f"{LOGS}/evaluate.log",
     benchmark:
-        "logs/benchmarks/evaluate.tsv"
+        f"{LOGS}/benchmarks/evaluate.tsv"
     conda:
         "../envs/train.yaml"
     script:
@@ -41,9 +41,9 @@ rule plot_examples:
     params:
         settings=SPECTROGRAM,
     log:
-        "logs/plot_examples.log",
+        f"{LOGS}/plot_examples.log",
     benchmark:
-        "logs/benchmarks/plot_examples.tsv"
+        f"{LOGS}/benchmarks/plot_examples.tsv"
     conda:
         "../envs/analysis.yaml"
     script:
@@ -56,9 +56,9 @@ rule plot_dataset:
     output:
         report(f"{RESULTS}/plots/dataset.png", caption="../report/dataset.rst", category="1. Dataset", labels={"figure": "clips per class and split"}),
     log:
-        "logs/plot_dataset.log",
+        f"{LOGS}/plot_dataset.log",
     benchmark:
-        "logs/benchmarks/plot_dataset.tsv"
+        f"{LOGS}/benchmarks/plot_dataset.tsv"
     conda:
         "../envs/analysis.yaml"
     script:

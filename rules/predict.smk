@@ -3,7 +3,7 @@
 
 rule predict:
     input:
-        weights=f"{RESULTS}/model/weights/{CHECKPOINT}.pt",
+        weights=MODEL["installed"][CHECKPOINT],
         summary=f"{RESULTS}/split_summary.json",
         audio=predict_audio_files(),
     output:
@@ -22,9 +22,9 @@ rule predict:
         mem_mb=4000,
         runtime=60,
     log:
-        "logs/predict.log",
+        f"{LOGS}/predict.log",
     benchmark:
-        "logs/benchmarks/predict.tsv"
+        f"{LOGS}/benchmarks/predict.tsv"
     conda:
         "../envs/train.yaml"
     script:

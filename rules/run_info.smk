@@ -13,7 +13,7 @@ rule run_info:
     params:
         settings=RUN_SETTINGS | {"predict": CFG["predict"]},
     log:
-        "logs/run_info.log",
+        f"{LOGS}/run_info.log",
     run:
         from seesound.runinfo import write_run_info
 

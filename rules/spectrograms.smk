@@ -8,6 +8,8 @@ rule spectrograms:
         spectrogram_job_outputs,
 
 
+# No `log:` directive: Snakemake would create an empty log per clip. A clip that fails writes its reason
+# to `failure_log` (and the error names the file and the reason).
 rule spectrogram:
     input:
         wav=clip_audio,
@@ -16,16 +18,14 @@ rule spectrogram:
     params:
         settings=SPECTROGRAM,
         on_bad_audio=DATASET["on_bad_audio"],
-    log:
-        # written only when the clip fails: thousands of empty logs would cost more than the jobs
-        f"logs/spectrogram/{{clip_id}}.log",
+        failure_log=lambda wildcards: f"{LOGS}/spectrogram/{wildcards.clip_id}.log",
     resources:
         mem_mb=300,
         runtime=2,
     run:
         from seesound.spectrogram import render_clip_job
 
-        render_clip_job(input.wav, output[0], params.settings, params.on_bad_audio, log[0])
+        render_clip_job(input.wav, output[0], params.settings, params.on_bad_audio, params.failure_log)
 
 
 # spectrogram.clips_per_job > 1: one job renders a batch of clips into its own folder (see layout.py).
@@ -39,12 +39,14 @@ rule spectrogram_batch:
         on_bad_audio=DATASET["on_bad_audio"],
         clips=batch_clips,
     log:
-        f"logs/spectrogram/batch{{batch}}.log",
+        f"{LOGS}/spectrogram/batch{{batch}}.log",
     resources:
         mem_mb=500,
         runtime=30,
     run:
+        from seesound.safety import mark_directory
         from seesound.spectrogram import render_clips_job
 
+        mark_directory(output[0])
         images = [f"{output[0]}/{clip}.{IMAGE_EXT}" for clip in params.clips]
         render_clips_job(input.wavs, images, params.settings, params.on_bad_audio, log[0])

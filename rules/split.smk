@@ -11,19 +11,12 @@ rule split:
         summary=f"{RESULTS}/split_summary.json",
         bad_audio=report(f"{RESULTS}/bad_audio.csv", caption="../report/bad_audio.rst", category="1. Dataset", labels={"figure": "files skipped as bad audio"}),
     params:
-        results_dir=lambda wildcards, input: os.path.dirname(input.manifest),  # where the images are
-        image_ext=IMAGE_EXT,
-        n_batches=lambda wildcards: n_batches(),
         method=HOLDOUT_METHOD,
-        test_folds=CFG["split"]["test_folds"],
-        val_folds=CFG["split"]["val_folds"],
-        test_ratio=CFG["split"]["test_ratio"],
-        val_ratio=CFG["split"]["val_ratio"],
-        seed=CFG["split"]["seed"],
+        **SPLIT_PARAMS,
     log:
-        "logs/split.log",
+        f"{LOGS}/split.log",
     benchmark:
-        "logs/benchmarks/split.tsv"
+        f"{LOGS}/benchmarks/split.tsv"
     conda:
         "../envs/analysis.yaml"
     script:

@@ -1,4 +1,28 @@
 # Training: a YOLO classification model on the split's folders (CPU, or a GPU when train.device allows).
+#
+# Three places (rules/common.smk: model_files): Ultralytics works in model/checkpoints/ (no declared
+# output, so Snakemake never deletes it and `train.resume` can continue after an interruption); a finished
+# training's files are the train rule's outputs in model/trained/; install_model then puts them in
+# model/weights/, which evaluation and prediction read. Snakemake deletes a job's outputs before it runs,
+# so a training that fails removes only model/trained/: the installed model and its metrics stay.
+
+# every setting that changes the trained model (cv_train takes the same, with its fold's checkpoints)
+TRAIN_PARAMS = dict(
+    model=TRAIN["model"],
+    epochs=TRAIN["epochs"],
+    imgsz=IMGSZ,
+    batch=TRAIN["batch"],
+    device=TRAIN["device"],
+    patience=TRAIN["patience"],
+    seed=TRAIN["seed"],
+    workers=TRAIN["workers"],
+    optimizer=TRAIN["optimizer"],
+    lr0=TRAIN["lr0"],
+    augment=TRAIN["augment"],
+    # audio augmentation recovers levels through the colormap and mixes powers over top_db
+    colormap=CFG["spectrogram"]["colormap"],
+    top_db=CFG["spectrogram"]["top_db"],
+)
 
 
 rule train:
@@ -6,34 +30,39 @@ rule train:
         dataset=f"{RESULTS}/dataset",
         listing=f"{RESULTS}/split.csv",
     output:
-        best=f"{RESULTS}/model/weights/best.pt",
-        last=f"{RESULTS}/model/weights/last.pt",
-        results_csv=f"{RESULTS}/model/results.csv",
+        **MODEL["trained"],
     params:
-        model=TRAIN["model"],
-        epochs=TRAIN["epochs"],
-        imgsz=IMGSZ,
-        batch=TRAIN["batch"],
-        device=TRAIN["device"],
-        patience=TRAIN["patience"],
-        seed=TRAIN["seed"],
-        workers=TRAIN["workers"],
-        optimizer=TRAIN["optimizer"],
-        lr0=TRAIN["lr0"],
-        augment=TRAIN["augment"],
-        # audio augmentation recovers levels through the colormap and mixes powers over top_db
-        colormap=CFG["spectrogram"]["colormap"],
-        top_db=CFG["spectrogram"]["top_db"],
+        checkpoints=MODEL["checkpoints"],
+        **TRAIN_PARAMS,
     threads: TRAIN["threads"]
     resources:
         mem_mb=TRAIN["mem_mb"],
         runtime=TRAIN["runtime"],
         **GPU_REQUEST,
     log:
-        "logs/train.log",
+        f"{LOGS}/train.log",
     benchmark:
-        "logs/benchmarks/train.tsv"
+        f"{LOGS}/benchmarks/train.tsv"
     conda:
         "../envs/train.yaml"
     script:
         "../scripts/train.py"
+
+
+rule install_model:
+    input:
+        **MODEL["trained"],
+    output:
+        **MODEL["installed"],
+    log:
+        f"{LOGS}/install_model.log",
+    run:
+        from seesound.training import install_model
+
+        install_model(dict(input.items()), dict(output.items()))
+
+
+# `snakemake model`: train (if needed) and install the model that evaluation and prediction use
+rule model:
+    input:
+        MODEL["installed"].values(),

@@ -2,9 +2,11 @@
 from seesound.runner import log_path_of, output_to_log
 from seesound.training import train_classifier
 
+params = dict(snakemake.params.items())
 with output_to_log(log_path_of(snakemake)):
     train_classifier(
-        snakemake.input.dataset, snakemake.output.best, **dict(snakemake.params.items()),
+        snakemake.input.dataset, snakemake.input.listing, params.pop("checkpoints"), snakemake.output.best,
+        snakemake.output.last, snakemake.output.results_csv, **params,
         threads=snakemake.threads,
         # read from the config, not params: switching resume on or off must not retrain a finished model
         resume=str(snakemake.config.get("train", {}).get("resume", False)).lower() == "true",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -141,3 +143,69 @@ def make_class_folders(root, classes=("low", "high", "noise"), per_class=6, seco
 needs_shared_data = pytest.mark.skipif(
     not (SHARED_DATA / "esc10" / "esc10.csv").is_file(), reason="../shared/data/esc10 is not present"
 )
+
+
+TINY_SPLIT = {"test_ratio": 0.25, "val_ratio": 0.25}  # 18 clips: every split gets some
+
+
+def planned_jobs(workdir, *args) -> dict:
+    """{rule: count} from `snakemake -n`'s job stats table."""
+    out = run_snakemake(workdir, *args, "-n", "--quiet", "rules").stdout
+    jobs = {}
+    for line in out.splitlines():
+        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if m and m.group(1) != "total":
+            jobs[m.group(1)] = int(m.group(2))
+    return jobs
+
+
+def fingerprints(root: Path) -> dict:
+    """{relative path: sha1} of every file below root (symlinks by their target)."""
+    out = {}
+    for p in sorted(Path(root).rglob("*")):
+        if p.is_symlink():
+            out[str(p.relative_to(root))] = "->" + os.readlink(p)
+        elif p.is_file():
+            out[str(p.relative_to(root))] = hashlib.sha1(p.read_bytes()).hexdigest()
+    return out
+
+
+def tree_state(root, skip=("results", ".snakemake")) -> dict:
+    """{relative path: (kind, size, mtime_ns)} of everything below root, except the top-level entries in
+    `skip`: what a run must neither create, remove nor change outside its results_dir."""
+    state = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel = Path(dirpath).relative_to(root)
+        if rel == Path("."):
+            dirnames[:] = [d for d in dirnames if d not in skip]
+            filenames = [f for f in filenames if f not in skip]
+        for name in dirnames + filenames:
+            st = os.lstat(Path(dirpath) / name)
+            kind = "link" if os.path.islink(Path(dirpath) / name) else "dir" if name in dirnames else "file"
+            state[str(rel / name)] = (kind, None if kind == "dir" else st.st_size, None if kind == "dir" else st.st_mtime_ns)
+    return state
+
+
+def edit_config(work: Path, section: str, **values) -> None:
+    config = yaml.safe_load((Path(work) / "config.yaml").read_text())
+    config.setdefault(section, {}).update(values)
+    write_config(work, config)
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory):
+    """A complete run on a folder dataset with a prediction input; tests work on copies (`work`)."""
+    work = tmp_path_factory.mktemp("finished")
+    make_class_folders(work / "data", per_class=6)
+    write_wav_file(work / "new" / "query.wav", tone(600, 1.5, 8000), 8000)
+    write_config(work, {"dataset": {"kind": "folder", "path": "data"}, "spectrogram": TINY_SPECTROGRAM,
+                        "split": TINY_SPLIT, "train": TINY_TRAIN, "predict": {"inputs": ["new"]}})
+    run_snakemake(work, "--cores", "2")
+    return work
+
+
+@pytest.fixture
+def work(finished_run, tmp_path):
+    copy = tmp_path / "work"
+    shutil.copytree(finished_run, copy, symlinks=True)  # copy2 keeps mtimes, so Snakemake sees the same state
+    return copy

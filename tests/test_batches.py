@@ -1,9 +1,9 @@
 """spectrogram.clips_per_job: several clips per job, with a stable clip -> job assignment."""
 
 import pandas as pd
-from conftest import TINY_SPECTROGRAM, make_class_folders, run_snakemake, tone, write_config, write_wav_file
-from test_rebuilds import fingerprints
-from test_workflow import planned_jobs
+from conftest import (
+    TINY_SPECTROGRAM, fingerprints, make_class_folders, planned_jobs, run_snakemake, tone, write_config, write_wav_file,
+)
 
 from seesound.layout import batch_count, batch_of, image_path
 from seesound.spectrogram import SpectrogramSettings, render_clip_image

@@ -31,6 +31,15 @@ def test_the_shipped_config_is_valid_and_complete():
         ({"split": {"test_ratio": 0.6, "val_ratio": 0.5}}, "split.test_ratio"),
         ({"dataset": {"kind": "folder"}}, "'dataset.path': required"),
         ({"train": {"optimizer": "adam_w"}}, "'train.optimizer': 'adam_w' is not one of 'auto'"),
+        # checked at start-up, not in the first job (issue 14, defects 5 and 8)
+        ({"spectrogram": {"colormap": "jett"}}, "'spectrogram.colormap': 'jett' is not a matplotlib colormap; did you mean 'jet'"),
+        ({"spectrogram": {"fmin": 5000, "fmax": 4000}}, "'spectrogram.fmax': 4000 Hz must be larger than spectrogram.fmin"),
+        ({"spectrogram": {"fmin": 9000}}, "'spectrogram.fmin': 9000 Hz is not below the Nyquist frequency (8000 Hz)"),
+        ({"spectrogram": {"sample_rate": 8000, "fmin": 4000}}, "'spectrogram.fmin': 4000 Hz is not below the Nyquist"),
+        ({"spectrogram": {"freq_scale": "log", "fmax": 15}}, "'spectrogram.fmax': the log scale starts at 20 Hz"),
+        ({"train": {"model": "missing/nothere.pt"}}, "'train.model': 'missing/nothere.pt' is not a file"),
+        ({"train": {"model": "yolov9000x-cls.yaml"}}, "'train.model': 'yolov9000x-cls.yaml' is neither a file nor an Ultralytics architecture"),
+        ({"train": {"model": "resnet"}}, "'train.model': 'resnet' must be a .pt checkpoint or a .yaml architecture"),
     ],
 )
 def test_bad_values_are_rejected_naming_the_key(patch, message):
@@ -46,10 +55,11 @@ def test_partial_sections_are_completed_from_defaults():
 
 def test_values_from_the_command_line_arrive_as_strings_and_are_typed_by_the_schema():
     cfg = validate_config({"train": {"epochs": "5", "resume": "true", "augment": {"auto_augment": "null"}},
-                           "spectrogram": {"fmax": "8000.5", "colormap": "123"}, "split": {"test_folds": ["1", "2"]}})
+                           "spectrogram": {"fmax": "8000.5"}, "split": {"test_folds": ["1", "2"]}})
     assert cfg["train"]["epochs"] == 5 and cfg["train"]["resume"] is True
     assert cfg["train"]["augment"]["auto_augment"] is None and cfg["spectrogram"]["fmax"] == 8000.5
-    assert cfg["spectrogram"]["colormap"] == "123" and cfg["split"]["test_folds"] == [1, 2]
+    assert cfg["split"]["test_folds"] == [1, 2]
+    assert validate_config({"train": {"device": "0"}})["train"]["device"] == "0"  # a string key keeps its string
 
 
 def test_key_order_in_a_config_file_does_not_change_the_validated_config():
@@ -59,3 +69,8 @@ def test_key_order_in_a_config_file_does_not_change_the_validated_config():
     assert list(cfg) == list(reference) and list(cfg["train"]) == list(reference["train"])
     assert list(cfg["train"]["augment"]) == list(reference["train"]["augment"])
     assert repr(cfg) == repr(reference)
+
+
+@pytest.mark.parametrize("model", ["yolov8n-cls.yaml", "yolo11s-cls.yaml", "yolov8n-cls.pt"])
+def test_known_architectures_and_downloadable_checkpoints_pass_the_start_up_check(model):
+    assert validate_config({"train": {"model": model}})["train"]["model"] == model

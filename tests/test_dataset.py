@@ -9,7 +9,7 @@ from conftest import make_class_folders, tone, write_wav_file
 
 from seesound.audio import read_wav
 from seesound.dataset import (
-    DEMO_CLASSES, DatasetError, csv_clip_table, demo_clip_table, download_esc50, folder_clip_table,
+    DEMO_CLASSES, DatasetError, check_problems, csv_clip_table, demo_clip_table, download_esc50, folder_clip_table,
     synthesize_demo_clip, unlisted_audio,
 )
 
@@ -56,6 +56,8 @@ def test_esc50_columns_category_and_src_file_are_understood(tmp_path):
         (["a.wav,"], "row 2: empty label"),
         (["../../etc/passwd,dog"], "row 2: refusing path '../../etc/passwd'"),
         (["/etc/passwd,dog"], "row 2: refusing absolute path"),
+        (["a.wav,../../../../tmp/x"], "row 2: the label '../../../../tmp/x' cannot be a class name"),
+        (["a.wav,dog/puppy"], "row 2: the label 'dog/puppy' cannot be a class name: it contains a path separator"),
     ],
 )
 def test_bad_csv_rows_are_named(tmp_path, rows, message):
@@ -102,3 +104,56 @@ def test_esc50_download_from_a_local_archive(tmp_path):
 def test_esc50_download_failure_says_how_to_use_a_local_copy(tmp_path):
     with pytest.raises(DatasetError, match="could not download ESC-50 .*set dataset.path"):
         download_esc50((tmp_path / "nothing.zip").as_uri(), tmp_path / "dest")
+
+
+def test_esc50_download_never_replaces_files_already_in_its_folder(tmp_path):
+    dest = tmp_path / "mine"
+    (dest / "meta").mkdir(parents=True)  # empty folders (Snakemake makes meta/) are fine; a file is not
+    (dest / "notes.txt").write_text("my notes")
+    src = tmp_path / "src" / "ESC-50-master"
+    (src / "meta").mkdir(parents=True)
+    (src / "meta" / "esc50.csv").write_text("filename,fold,target,category,esc10,src_file,take\n")
+    archive = tmp_path / "esc50.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(src / "meta" / "esc50.csv", "ESC-50-master/meta/esc50.csv")
+    with pytest.raises(DatasetError, match="already holds files"):
+        download_esc50(archive.as_uri(), dest)
+    assert (dest / "notes.txt").read_text() == "my notes"
+
+
+def test_folder_walk_visits_each_real_folder_once_and_lists_broken_links_as_problems(tmp_path):
+    import os
+
+    make_class_folders(tmp_path / "data", classes=("a", "b"), per_class=2)
+    os.symlink("..", tmp_path / "data" / "a" / "up")  # a loop through the parent
+    os.symlink(tmp_path / "data" / "b", tmp_path / "data" / "a" / "b_again")  # another way into b
+    os.symlink("nothing.wav", tmp_path / "data" / "b" / "broken.wav")
+    t = folder_clip_table(tmp_path / "data")
+    assert sorted(t.clip_id) == ["a/a_0", "a/a_1", "b/b_0", "b/b_1", "b/broken"]
+    assert t.set_index("clip_id").loc["b/broken", "problem"].startswith("it is a broken symbolic link")
+    with pytest.raises(DatasetError, match="broken.wav: it is a broken symbolic link .* dataset.on_bad_audio: skip"):
+        check_problems(t, "fail")
+    check_problems(t, "skip")
+
+
+def test_a_class_folder_whose_name_cannot_be_a_class_is_named(tmp_path):
+    write_wav_file(tmp_path / "bad\tname" / "x.wav", tone(), 16000)
+    with pytest.raises(DatasetError, match="bad\\\\tname.*cannot be a class name: it contains a control character"):
+        folder_clip_table(tmp_path)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "the file is empty"),
+    (b"filename,label\nx.wav,caf\xe9\n", "not UTF-8 text"),
+    (b'filename,label\n"x.wav,dog\n', "malformed CSV"),
+])
+def test_unreadable_csvs_are_one_sentence(tmp_path, content, message):
+    (tmp_path / "meta.csv").write_bytes(content)
+    with pytest.raises(DatasetError, match=f"meta.csv: {message}"):
+        csv_clip_table(tmp_path / "meta.csv")
+
+
+def test_a_csv_with_an_excel_byte_order_mark_is_read(tmp_path):
+    path = csv_dataset(tmp_path, ["a.wav,dog"], header="filename,label")
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert list(csv_clip_table(path).label) == ["dog"]

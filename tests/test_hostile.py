@@ -59,7 +59,7 @@ def test_fail_policy_stops_naming_the_file_and_keeps_the_good_images(tmp_path):
     proc = run_snakemake(tmp_path, "--cores", "2", "--keep-going", "spectrograms", check=False)
     assert proc.returncode != 0
     assert "not_audio.wav: not a WAV file" in proc.stdout + proc.stderr
-    assert "not a WAV file" in (tmp_path / "logs" / "spectrogram" / "b" / "not_audio.log").read_text()
+    assert "not a WAV file" in (tmp_path / "results" / "logs" / "spectrogram" / "b" / "not_audio.log").read_text()
     images = list((tmp_path / "results" / "spectrograms").rglob("*.png"))
     assert len(images) == 18  # every good clip was rendered (--keep-going); the bad one left no file
     assert not (tmp_path / "results" / "spectrograms" / "b" / "not_audio.png").exists()

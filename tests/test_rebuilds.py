@@ -1,6 +1,5 @@
 """Incremental rebuilds: each kind of edit reruns exactly the jobs it affects, and nothing else."""
 
-import hashlib
 import json
 import os
 import shutil
@@ -13,55 +12,17 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import (
-    REPO, TINY_SPECTROGRAM, TINY_TRAIN, make_class_folders, no_slurm_env, run_snakemake, snakemake_cmd, tone, write_config,
-    write_wav_file,
+    REPO, TINY_TRAIN, edit_config, fingerprints, make_class_folders, no_slurm_env,
+    planned_jobs, run_snakemake, snakemake_cmd, tone, write_config, write_wav_file,
 )
-from test_workflow import planned_jobs
 
 from seesound.spectrogram import SpectrogramSettings, render_clip_image
 
-TINY_SPLIT = {"test_ratio": 0.25, "val_ratio": 0.25}  # 18 clips: every split gets some
-DOWNSTREAM_OF_MODEL = {"train", "evaluate", "predict", "run_info", "all"}
-
-
-def fingerprints(root: Path) -> dict:
-    """{relative path: sha1} of every file below root (symlinks by their target)."""
-    out = {}
-    for p in sorted(root.rglob("*")):
-        if p.is_symlink():
-            out[str(p.relative_to(root))] = "->" + os.readlink(p)
-        elif p.is_file():
-            out[str(p.relative_to(root))] = hashlib.sha1(p.read_bytes()).hexdigest()
-    return out
+DOWNSTREAM_OF_MODEL = {"train", "install_model", "evaluate", "predict", "run_info", "all"}
 
 
 def images(work: Path) -> dict:
     return fingerprints(work / "results" / "spectrograms")
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    """A complete run on a folder dataset; each test works on its own copy of it."""
-    work = tmp_path_factory.mktemp("base")
-    make_class_folders(work / "data", per_class=6)
-    write_wav_file(work / "new" / "query.wav", tone(600, 1.5, 8000), 8000)
-    write_config(work, {"dataset": {"kind": "folder", "path": "data"}, "spectrogram": TINY_SPECTROGRAM,
-                        "split": TINY_SPLIT, "train": TINY_TRAIN, "predict": {"inputs": ["new"]}})
-    run_snakemake(work, "--cores", "2")
-    return work
-
-
-@pytest.fixture
-def work(finished, tmp_path):
-    copy = tmp_path / "work"
-    shutil.copytree(finished, copy, symlinks=True)  # copy2 keeps mtimes, so Snakemake sees the same state
-    return copy
-
-
-def edit_config(work: Path, section: str, **values) -> None:
-    config = yaml.safe_load((work / "config.yaml").read_text())
-    config.setdefault(section, {}).update(values)
-    write_config(work, config)
 
 
 def test_1_after_a_complete_run_nothing_is_planned(work):
@@ -82,7 +43,7 @@ def test_2_changing_epochs_retrains_but_renders_and_splits_nothing(work):
     split_before = (work / "results" / "split.csv").read_bytes()
     edit_config(work, "train", **(TINY_TRAIN | {"epochs": 2}))
     assert set(planned_jobs(work)) == DOWNSTREAM_OF_MODEL
-    run_snakemake(work, "--cores", "2")
+    run_snakemake(work, "--cores", "2", "model")
     assert images(work) == before and (work / "results" / "split.csv").read_bytes() == split_before
     assert len(pd.read_csv(work / "results" / "model" / "results.csv")) == 2
 
@@ -111,7 +72,7 @@ def test_3_choosing_the_best_epoch_instead_of_the_last_reevaluates_without_retra
     model_before = fingerprints(work / "results" / "model")
     edit_config(work, "train", checkpoint="best")
     assert set(planned_jobs(work)) == {"evaluate", "predict", "run_info", "all"}
-    run_snakemake(work, "--cores", "2")
+    run_snakemake(work, "--cores", "2", "evaluate")
     assert fingerprints(work / "results" / "model") == model_before
     assert json.loads((work / "results" / "metrics.json").read_text())["settings"]["train"]["checkpoint"] == "best"
 
@@ -121,7 +82,7 @@ def test_4_one_added_wav_renders_one_image_and_rewrites_no_other(work):
     write_wav_file(work / "data" / "low" / "low_new.wav", tone(310, 0.5, 8000), 8000)
     jobs = planned_jobs(work)
     assert jobs["spectrogram"] == 1 and jobs["split"] == 1 and DOWNSTREAM_OF_MODEL <= set(jobs)
-    run_snakemake(work, "--cores", "2")
+    run_snakemake(work, "--cores", "2", "split")
     after = images(work)
     assert set(after) - set(before) == {"low/low_new.png"}
     assert all(after[k] == before[k] for k in before)
@@ -132,7 +93,7 @@ def test_5_one_removed_wav_renders_nothing_and_leaves_the_split(work):
     (work / "data" / "noise" / "noise_3.wav").unlink()
     jobs = planned_jobs(work)
     assert "spectrogram" not in jobs and jobs["split"] == 1 and DOWNSTREAM_OF_MODEL <= set(jobs)
-    run_snakemake(work, "--cores", "2")
+    run_snakemake(work, "--cores", "2", "split")
     listing = pd.read_csv(work / "results" / "split.csv")
     assert "noise/noise_3" not in set(listing.clip_id) and len(listing) == 17
     assert not list((work / "results" / "dataset").rglob("noise__noise_3.png"))
@@ -145,7 +106,7 @@ def test_6_a_changed_wav_rerenders_only_its_image(work):
     write_wav_file(target, tone(1234, 0.5, 8000), 8000)
     jobs = planned_jobs(work)
     assert jobs["spectrogram"] == 1 and DOWNSTREAM_OF_MODEL <= set(jobs)
-    run_snakemake(work, "--cores", "2")
+    run_snakemake(work, "--cores", "2", "spectrograms")
     after = images(work)
     changed = {k for k in before if after[k] != before[k]}
     assert changed == {"high/high_2.png"}
@@ -178,22 +139,19 @@ def test_7_a_run_killed_while_rendering_resumes_and_matches_an_uninterrupted_run
     assert planned_jobs(tmp_path, "spectrograms") == {}
 
 
-def test_8_two_runs_from_scratch_agree(tmp_path):
-    runs = []
-    for name in ("a", "b"):
-        work = tmp_path / name
-        make_class_folders(work / "data", per_class=6)
-        write_config(work, {"dataset": {"kind": "folder", "path": "data"}, "spectrogram": TINY_SPECTROGRAM,
-                            "split": TINY_SPLIT, "train": TINY_TRAIN})
-        run_snakemake(work, "--cores", "2")
-        runs.append(work)
-    a, b = runs
+def test_8_a_run_from_scratch_agrees_with_an_earlier_one(finished_run, tmp_path):
+    work = tmp_path / "again"
+    work.mkdir()
+    for name in ("data", "new", "config.yaml"):
+        (shutil.copytree if (finished_run / name).is_dir() else shutil.copy)(finished_run / name, work / name)
+    run_snakemake(work, "--cores", "2")
+    a, b = finished_run, work
     assert images(a) == images(b)
     assert (a / "results" / "split.csv").read_bytes() == (b / "results" / "split.csv").read_bytes()
-    ma, mb = (json.loads((w / "results" / "metrics.json").read_text()) for w in runs)
+    ma, mb = (json.loads((w / "results" / "metrics.json").read_text()) for w in (a, b))
     for split in ("val", "test"):
         # CPU training is deterministic here; the documented tolerance allows for other BLAS builds
         assert abs(ma[split]["top1"] - mb[split]["top1"]) <= 0.05
-    run_info = json.loads((a / "results" / "run.json").read_text())
+    run_info = json.loads((b / "results" / "run.json").read_text())
     assert run_info["dataset"]["clips"] == 18 and run_info["versions"]["ultralytics"]
     assert {"split", "train", "evaluate"} <= set(run_info["durations_s"])

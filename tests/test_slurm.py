@@ -12,9 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import (PRISTINE_ENV, REPO, TINY_SPECTROGRAM, TINY_TRAIN, make_class_folders, run_snakemake,
+from conftest import (PRISTINE_ENV, REPO, TINY_SPECTROGRAM, TINY_TRAIN, fingerprints, make_class_folders, run_snakemake,
                       snakemake_cmd, write_config)
-from test_rebuilds import fingerprints
 
 pytestmark = pytest.mark.slurm
 SLURM = REPO / "tests" / "slurm"

@@ -1,7 +1,6 @@
 """End to end: the real `snakemake` on tiny synthetic datasets of every kind, checking what it writes."""
 
 import json
-import re
 import zipfile
 from pathlib import Path
 
@@ -9,21 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import (
-    SHARED_DATA, TINY_SPECTROGRAM, TINY_TRAIN, make_class_folders, needs_shared_data, run_snakemake, tone,
+    SHARED_DATA, TINY_SPECTROGRAM, TINY_TRAIN, make_class_folders, needs_shared_data, planned_jobs, run_snakemake, tone,
     write_config, write_wav_file,
 )
 from PIL import Image
-
-
-def planned_jobs(workdir, *args) -> dict:
-    """{rule: count} from `snakemake -n`'s job stats table."""
-    out = run_snakemake(workdir, *args, "-n", "--quiet", "rules").stdout
-    jobs = {}
-    for line in out.splitlines():
-        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
-        if m and m.group(1) != "total":
-            jobs[m.group(1)] = int(m.group(2))
-    return jobs
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +81,7 @@ def test_folder_dataset_trains_and_a_checkpoint_fine_tunes(tmp_path):
     # the trained weights are a valid starting point for another training (fine-tuning from a .pt)
     config |= {"results_dir": "finetuned", "train": TINY_TRAIN | {"model": "results/model/weights/best.pt"}}
     write_config(tmp_path, config)
-    run_snakemake(tmp_path, "--cores", "2", "train")
+    run_snakemake(tmp_path, "--cores", "2", "model")
     assert (tmp_path / "finetuned" / "model" / "weights" / "best.pt").is_file()
 
 

@@ -95,6 +95,9 @@ def read_wav_info(path) -> WavInfo:
     format_tag, channels, rate, block_align, bits = fmt
     if channels < 1 or rate < 1 or block_align < 1:
         raise BadAudioError(path, f"invalid WAV header ({channels} channels, {rate} Hz, block {block_align})")
+    if block_align % channels:
+        raise BadAudioError(path, f"inconsistent WAV header: a block of {block_align} bytes cannot hold "
+                                  f"{channels} channels of equal size")
     available = file_size - data_offset
     if data_size == _UNKNOWN_LENGTH:
         data_size = available
@@ -165,10 +168,15 @@ def read_frames(info: WavInfo, start: int = 0, count: int | None = None) -> np.n
     """Read frames [start, start+count) as mono float32 in [-1, 1] (channels averaged)."""
     start = max(0, min(start, info.n_frames))
     stop = info.n_frames if count is None else min(info.n_frames, start + count)
-    with open(info.path, "rb") as f:
-        f.seek(info.data_offset + start * info.block_align)
-        raw = f.read((stop - start) * info.block_align)
-    frames = _decode(info, raw)
+    try:
+        with open(info.path, "rb") as f:
+            f.seek(info.data_offset + start * info.block_align)
+            raw = f.read((stop - start) * info.block_align)
+        frames = _decode(info, raw)
+    except BadAudioError:
+        raise
+    except (OSError, ValueError, MemoryError) as e:  # whatever else a malformed file provokes is still its fault
+        raise BadAudioError(info.path, f"unreadable audio data ({type(e).__name__}: {e})") from None
     return frames[:, 0].copy() if info.channels == 1 else frames.mean(axis=1, dtype=np.float32)
 
 

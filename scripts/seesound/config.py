@@ -7,6 +7,8 @@ minimum of 1".
 from __future__ import annotations
 
 import copy
+import os
+import re
 from pathlib import Path
 
 import yaml
@@ -97,6 +99,72 @@ def _in_schema_order(config, schema: dict):
     return {k: _in_schema_order(config[k], props.get(k, {})) for k in order}
 
 
+def analysis_rate(spec: dict, dataset: dict) -> int | None:
+    """The sample rate every clip is analysed at, where it is known before reading any file."""
+    if spec["sample_rate"] is not None:
+        return spec["sample_rate"]
+    return dataset["demo"]["sample_rate"] if dataset["kind"] == "demo" else None
+
+
+def _check_frequency_range(spec: dict, dataset: dict) -> None:
+    from .spectrogram import LOG_SCALE_FLOOR_HZ
+
+    rate = analysis_rate(spec, dataset)
+    if rate is not None and spec["fmin"] >= rate / 2:
+        raise ConfigError(f"config key 'spectrogram.fmin': {spec['fmin']:g} Hz is not below the Nyquist frequency "
+                          f"({rate / 2:g} Hz) of the {rate} Hz audio; every image would be blank")
+    tops = [x for x in (spec["fmax"], rate / 2 if rate else None) if x is not None]
+    top = min(tops) if tops else None
+    if spec["freq_scale"] == "log" and top is not None and top <= max(spec["fmin"], LOG_SCALE_FLOOR_HZ):
+        raise ConfigError(f"config key 'spectrogram.fmax': the log scale starts at {LOG_SCALE_FLOOR_HZ:g} Hz (or fmin) "
+                          f"and needs a top frequency above it, not {top:g} Hz")
+
+
+def _check_colormap(name: str) -> None:
+    import matplotlib  # the registry only (the spectrogram jobs load it anyway)
+
+    if name not in matplotlib.colormaps:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(matplotlib.colormaps), n=3)
+        hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else " (see matplotlib.colormaps)"
+        raise ConfigError(f"config key 'spectrogram.colormap': {name!r} is not a matplotlib colormap{hint}")
+
+
+# Ultralytics downloads its published checkpoints by name (yolov8n-cls.pt, yolo11s-cls.pt) when online
+_DOWNLOADABLE_CHECKPOINT = re.compile(r"^yolo(v\d+|\d+)[nsmlx]-cls\.pt$")
+
+
+def model_problem(name: str) -> str | None:
+    """Why `train.model` cannot be trained from, as far as can be told without loading it (None if fine)."""
+    path = Path(name).expanduser()
+    if path.is_file():
+        return None
+    if name.endswith(".pt"):
+        if _DOWNLOADABLE_CHECKPOINT.match(name):
+            return None  # Ultralytics downloads it (needs the network at training time)
+        return "is not a file (a .pt checkpoint must exist; give its path)"
+    if name.endswith((".yaml", ".yml")):
+        if os.sep in name or "/" in name:
+            return "is not a file"
+        if _ultralytics_architecture(name):
+            return None
+        return "is neither a file nor an Ultralytics architecture (e.g. yolov8n-cls.yaml, yolo11s-cls.yaml)"
+    return "must be a .pt checkpoint or a .yaml architecture (e.g. yolov8n-cls.yaml)"
+
+
+def _ultralytics_architecture(name: str) -> bool:
+    """Whether Ultralytics' own cfg/ has this architecture (the scale letter taken out, as Ultralytics does)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("ultralytics")
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    cfg = Path(list(spec.submodule_search_locations)[0]) / "cfg"
+    unified = re.sub(r"(\d+)([nslmx])(.+)?$", r"\1\3", name)
+    return any(next(cfg.rglob(n), None) is not None for n in {name, unified})
+
+
 def _check_relations(config: dict) -> None:
     spec, split, dataset = config["spectrogram"], config["split"], config["dataset"]
     if spec["hop_length"] > spec["n_fft"]:
@@ -105,13 +173,19 @@ def _check_relations(config: dict) -> None:
             f"({spec['n_fft']}), which would skip audio between frames"
         )
     if spec["fmax"] is not None and spec["fmax"] <= spec["fmin"]:
-        raise ConfigError("config key 'spectrogram.fmax': must be larger than spectrogram.fmin")
+        raise ConfigError(f"config key 'spectrogram.fmax': {spec['fmax']:g} Hz must be larger than spectrogram.fmin "
+                          f"({spec['fmin']:g} Hz)")
+    _check_frequency_range(spec, dataset)
+    _check_colormap(spec["colormap"])
     if split["test_ratio"] + split["val_ratio"] >= 1:
         raise ConfigError("config keys 'split.test_ratio' + 'split.val_ratio' must add up to less than 1")
     if set(split["test_folds"]) & set(split["val_folds"]):
         raise ConfigError("config keys 'split.test_folds' and 'split.val_folds' must not share a fold")
     if dataset["kind"] in ("folder", "csv") and not dataset["path"]:
         raise ConfigError(f"config key 'dataset.path': required when dataset.kind is {dataset['kind']!r}")
+    problem = model_problem(config["train"]["model"])
+    if problem:
+        raise ConfigError(f"config key 'train.model': {config['train']['model']!r} {problem}")
     augment = config["train"]["augment"]
     audio_augment = [k for k in ("time_shift", "time_masks", "freq_masks", "gain_db", "mixup") if augment[k]]
     if audio_augment and spec["style"] != "direct":

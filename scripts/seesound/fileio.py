@@ -1,4 +1,8 @@
-"""Atomic file writes: a killed job never leaves a half-written file that a later run would trust."""
+"""Atomic file writes: a killed job never leaves a half-written file that a later run would trust.
+
+Files get the permissions any new file of the user's would get (0666 less the umask), not the 0600 of a
+temporary file, so colleagues sharing a server can read the results.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,30 @@ import tempfile
 from pathlib import Path
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it (os.umask would race with other threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # no /proc (macOS): set and restore at once
+    os.umask(mask)
+    return mask
+
+
+FILE_MODE = 0o666 & ~current_umask()
+
+
 def atomic_write_bytes(path, data: bytes) -> None:
     """Write bytes to a temporary file beside `path`, then rename it over `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:200]}.", suffix=".tmp")
     try:
+        os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
@@ -23,15 +45,3 @@ def atomic_write_bytes(path, data: bytes) -> None:
 
 def atomic_write_text(path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def write_text_if_changed(path, text: str) -> bool:
-    """Rewrite `path` only when its content differs, so its mtime triggers no needless reruns."""
-    path = Path(path)
-    try:
-        if path.read_text(encoding="utf-8") == text:
-            return False
-    except (FileNotFoundError, UnicodeDecodeError):
-        pass
-    atomic_write_text(path, text)
-    return True

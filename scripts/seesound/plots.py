@@ -164,8 +164,12 @@ def plot_dataset_summary(summary_json, path) -> None:
     ax.legend()
     ax.tick_params(axis="x", rotation=45)
     rates = ", ".join(f"{int(r) / 1000:g} kHz × {n}" for r, n in summary.get("sample_rates", {}).items())
-    ax.set_title(f"{summary['clips']} clips, {summary.get('total_duration_s', 0) / 60:.1f} min of audio; {rates}; "
-                 f"{len(summary.get('bad_audio', []))} skipped as bad audio", fontsize=9)
+    title = (f"{summary['clips']} clips, {summary.get('total_duration_s', 0) / 60:.1f} min of audio; {rates}; "
+             f"{len(summary.get('bad_audio', []))} skipped as bad audio")
+    left_out = [entry["class"] for entry in summary.get("classes_left_out", [])]
+    if left_out:  # a class that bad audio emptied is not in the bars: say so where the bars are
+        title += f"\nclasses left out (no usable training clip): {', '.join(left_out)}"
+    ax.set_title(title, fontsize=9)
     fig.tight_layout()
     _save(fig, path)
 
@@ -203,9 +207,12 @@ def plot_prediction_timelines(predictions_csv, out_dir) -> list:
 
     import pandas as pd
 
+    from .names import MAX_FLAT_BYTES, short_hash
+    from .safety import mark_directory
+
     plt = _pyplot()
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    mark_directory(out_dir)
     df = pd.read_csv(predictions_csv)
     classes = [c for c in df.columns if c.startswith("p_")]
     written = []
@@ -222,7 +229,10 @@ def plot_prediction_timelines(predictions_csv, out_dir) -> list:
         ax.set_title(f"{file}: {rows['file_label'].iloc[0]} ({rows['file_prob'].iloc[0]:.2f})", fontsize=9)
         ax.legend(fontsize=7, ncol=min(5, len(classes)), loc="upper right")
         fig.tight_layout()
-        name = re.sub(r"[^A-Za-z0-9._-]+", "_", file).strip("_") + ".png"
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", file).strip("_")
+        if len(name) > MAX_FLAT_BYTES:
+            name = name[-MAX_FLAT_BYTES:] + "~" + short_hash(file)
+        name += ".png"
         _save(fig, out_dir / name)
         written.append(out_dir / name)
     return written

@@ -49,7 +49,7 @@ def benchmark_table(benchmark_files) -> pd.DataFrame:
         last = pd.read_csv(path, sep="\t").iloc[-1]
         rows.append({"stage": Path(path).stem, "seconds": round(float(last["s"]), 3),
                      "max_rss_mb": round(float(last["max_rss"]), 1) if str(last.get("max_rss", "-")) not in ("-", "nan") else None,
-                     "log": f"logs/{Path(path).stem}.log"})
+                     "log": str(Path(path).parent.parent / f"{Path(path).stem}.log")})
     return pd.DataFrame(rows, columns=["stage", "seconds", "max_rss_mb", "log"])
 
 
@@ -60,7 +60,7 @@ def write_run_info(path, stage_times_csv, split_summary_json, metrics_json, benc
     stages = benchmark_table(benchmark_files)
     span = summary.get("spectrogram_images", {}).get("span_s")
     stages = pd.concat([pd.DataFrame([{"stage": "spectrograms (first to last image written)", "seconds": span,
-                                       "max_rss_mb": None, "log": "logs/spectrogram/ (failures only)"}]), stages])
+                                       "max_rss_mb": None, "log": "logs/spectrogram/ (failures only)"}]), stages])  # below results_dir
     atomic_write_text(stage_times_csv, stages.to_csv(index=False, lineterminator="\n"))
     durations = dict(zip(stages["stage"], stages["seconds"]))
     info = {

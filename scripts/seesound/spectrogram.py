@@ -16,6 +16,7 @@ from .audio import read_wav, resample
 from .fileio import atomic_write_bytes
 
 AMPLITUDE_FLOOR = 1e-5  # the tutorial's reference: dB = 20*log10(|S| / 1e-5); also the floor for silence
+LOG_SCALE_FLOOR_HZ = 20.0  # a log frequency axis starts here at the lowest (config.py checks against it)
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def frequency_filterbank(scale: str, sample_rate: int, n_fft: int, n_bands: int,
     if scale == "mel":
         edges = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_bands + 2))
     elif scale == "log":
-        low = max(fmin, 20.0)  # a log axis cannot start at 0 Hz
+        low = max(fmin, LOG_SCALE_FLOOR_HZ)  # a log axis cannot start at 0 Hz
         edges = np.geomspace(low, fmax, n_bands + 2)
     else:
         raise ValueError(f"unknown frequency scale {scale!r} (expected linear, mel or log)")
@@ -129,7 +130,7 @@ def band_frequencies(settings: SpectrogramSettings, sample_rate: int) -> np.ndar
         return np.linspace(0.0, nyquist, settings.n_fft // 2 + 1)
     if settings.freq_scale == "mel":
         return mel_to_hz(np.linspace(hz_to_mel(settings.fmin), hz_to_mel(fmax), settings.n_mels + 2))[1:-1]
-    return np.geomspace(max(settings.fmin, 20.0), fmax, settings.n_mels + 2)[1:-1]
+    return np.geomspace(max(settings.fmin, LOG_SCALE_FLOOR_HZ), fmax, settings.n_mels + 2)[1:-1]
 
 
 def spectrogram_db(samples: np.ndarray, sample_rate: int, settings: SpectrogramSettings) -> np.ndarray:
@@ -244,7 +245,18 @@ def load_clip(path, settings: SpectrogramSettings) -> tuple[np.ndarray, int]:
     samples, rate = read_wav(path)
     if settings.sample_rate is not None and settings.sample_rate != rate:
         samples, rate = resample(samples, rate, settings.sample_rate), settings.sample_rate
+    check_rate(path, rate, settings)
     return samples, rate
+
+
+def check_rate(path, rate: int, settings: SpectrogramSettings) -> None:
+    """A clip whose Nyquist frequency lies below the lowest band would render blank: a bad clip, named."""
+    from .audio import BadAudioError
+
+    lowest = max(settings.fmin, LOG_SCALE_FLOOR_HZ) if settings.freq_scale == "log" else settings.fmin
+    if rate / 2 <= lowest:
+        raise BadAudioError(path, f"its sample rate ({rate} Hz) has no frequencies above {lowest:g} Hz "
+                                  f"(spectrogram.fmin); resample it or lower fmin")
 
 
 def render_clip_image(wav_path, settings: SpectrogramSettings) -> bytes:

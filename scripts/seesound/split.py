@@ -108,6 +108,8 @@ def assign_splits(table: pd.DataFrame, method: str, test_folds, val_folds, test_
 
 def check_split(table: pd.DataFrame, split: pd.Series) -> list[str]:
     """Raise when training cannot work; return warnings about thin classes."""
+    if table.empty:
+        raise SplitError("no usable clip is left: every clip was skipped as bad audio (see bad_audio.csv)")
     counts = pd.crosstab(table["label"], split).reindex(columns=list(SPLITS), fill_value=0)
     if counts["train"].sum() == 0 or counts["val"].sum() == 0:
         empty = "train" if counts["train"].sum() == 0 else "val"
@@ -125,24 +127,31 @@ def check_split(table: pd.DataFrame, split: pd.Series) -> list[str]:
     return warnings
 
 
-def image_name(clip_id: str, ext: str) -> str:
-    """File name inside a class folder: the clip id with its folders flattened (unique, readable)."""
-    return clip_id.replace("/", "__") + "." + ext
-
-
 def write_dataset_folder(listing: pd.DataFrame, classes, dataset_dir) -> None:
     """Lay out `dataset_dir/{train,val,test}/<class>/` with relative symlinks to the spectrogram images.
 
-    Every class gets a folder in every split, so Ultralytics sees the same class list everywhere.
+    Every class gets a folder in every split, so Ultralytics sees the same class list everywhere. An
+    existing folder is replaced only when it is seesound's own (safety.is_ours).
     """
+    from .names import flat_name, short_hash
+    from .safety import SafetyError, is_ours, mark_directory
+
     dataset_dir = Path(dataset_dir)
-    if dataset_dir.exists():
+    if os.path.lexists(dataset_dir):
+        if not is_ours(dataset_dir):
+            raise SafetyError(f"{dataset_dir} holds files seesound did not write; refusing to replace it")
         shutil.rmtree(dataset_dir)
+    mark_directory(dataset_dir)
     for split_name in SPLITS:
         for label in classes:
             (dataset_dir / split_name / label).mkdir(parents=True, exist_ok=True)
+    used = set()
     for rec in listing.itertuples(index=False):
-        link = dataset_dir / rec.split / rec.label / image_name(rec.clip_id, Path(rec.image).suffix[1:])
+        ext = Path(rec.image).suffix[1:]
+        link = dataset_dir / rec.split / rec.label / flat_name(rec.clip_id, ext)
+        if link in used:  # 'a/b__c' and 'a__b/c' flatten alike
+            link = link.with_name(f"{link.stem}~{short_hash(rec.clip_id)}.{ext}")
+        used.add(link)
         os.symlink(os.path.relpath(Path(rec.image).resolve(), link.parent.resolve()), link)
 
 
@@ -163,7 +172,7 @@ def audio_summary(audio_paths) -> dict:
 
 
 def bad_audio_records(bad_audio_csv) -> list[dict]:
-    return pd.read_csv(bad_audio_csv, dtype=str).to_dict("records")
+    return pd.read_csv(bad_audio_csv, dtype=str, keep_default_na=False).to_dict("records")
 
 
 def image_time_span(image_paths) -> dict:
@@ -175,36 +184,63 @@ def image_time_span(image_paths) -> dict:
             "span_s": round(max(times) - min(times), 3)}
 
 
-def leave_out_bad_audio(table: pd.DataFrame, images_by_clip: dict, bad_audio_csv, log) -> pd.DataFrame:
-    """Drop clips whose image is a bad-audio placeholder and list them, with the reason, in bad_audio_csv."""
+def leave_out_bad_audio(table: pd.DataFrame, bad_audio_csv, log) -> pd.DataFrame:
+    """Drop clips that could not be used (a problem found at start-up, or an image that is a bad-audio
+    placeholder) and list them, with the reason, in bad_audio_csv."""
     from .spectrogram import bad_audio_reason
 
-    reasons = {c: bad_audio_reason(images_by_clip[c]) for c in table["clip_id"]}
-    bad = table[[reasons[c] is not None for c in table["clip_id"]]]
-    report = pd.DataFrame({"clip_id": bad["clip_id"], "audio": bad["audio"], "reason": [reasons[c] for c in bad["clip_id"]]})
+    reasons = [problem or bad_audio_reason(image) for problem, image in zip(table["problem"], table["image"])]
+    is_bad = [r is not None and r != "" for r in reasons]
+    bad = table[is_bad]
+    report = pd.DataFrame({"clip_id": bad["clip_id"], "audio": bad["audio"],
+                           "reason": [r for r, b in zip(reasons, is_bad) if b]})
     atomic_write_text(bad_audio_csv, report.to_csv(index=False, lineterminator="\n"))
     for rec in report.itertuples(index=False):
         log(f"skipped bad audio {rec.audio}: {rec.reason}")
     if len(report):
         log(f"warning: {len(report)} of {len(table)} clips skipped as bad audio (listed in {bad_audio_csv})")
-    return table[[reasons[c] is None for c in table["clip_id"]]].reset_index(drop=True)
+    return table[[not b for b in is_bad]].reset_index(drop=True)
 
 
-def make_split(manifest_csv, dataset_dir, listing_csv, summary_json, bad_audio_csv, results_dir, image_ext, n_batches,
-               method, test_folds, val_folds, test_ratio, val_ratio, seed, cv_fold=None, cv_folds=5,
+def classes_lost_to_bad_audio(table: pd.DataFrame, split: pd.Series, bad_labels) -> dict[str, str]:
+    """Classes that skipped bad audio left with no clip at all, or with no training clip (a class without
+    training clips for other reasons is check_split's error)."""
+    counts = pd.crosstab(table["label"], split).reindex(columns=list(SPLITS), fill_value=0)
+    lost = {}
+    for label in sorted(set(bad_labels)):
+        if label not in counts.index:
+            lost[label] = "every clip of the class was skipped as bad audio"
+        elif counts.loc[label, "train"] == 0:
+            lost[label] = (f"every training clip of the class was skipped as bad audio; its "
+                           f"{int(counts.loc[label].sum())} val/test clip(s) are left out too")
+    return lost
+
+
+def read_manifest(manifest_csv) -> pd.DataFrame:
+    text = {c: str for c in ("clip_id", "label", "group", "audio", "image", "problem")}
+    table = pd.read_csv(manifest_csv, dtype=text, keep_default_na=False, na_values={"fold": [""]})
+    table["fold"] = table["fold"].astype("Int64")
+    return table
+
+
+def make_split(manifest_csv, dataset_dir, listing_csv, summary_json, bad_audio_csv, method, test_folds, val_folds,
+               test_ratio, val_ratio, seed, cv_fold=None, cv_folds=5,
                log=lambda message: print(message, flush=True)) -> pd.DataFrame:
     """The split rule: assign, check, lay out the folders, write the listing and a summary."""
-    from .layout import image_path
-
-    table = pd.read_csv(manifest_csv, dtype={"clip_id": str, "label": str, "group": str, "audio": str})
-    table["fold"] = table["fold"].astype("Int64")
-    by_clip = {c: image_path(results_dir, c, image_ext, n_batches) for c in table["clip_id"]}
-    table = leave_out_bad_audio(table, by_clip, bad_audio_csv, log)
+    table = read_manifest(manifest_csv)
+    usable = leave_out_bad_audio(table, bad_audio_csv, log)
+    bad_labels = set(table.loc[~table["clip_id"].isin(usable["clip_id"]), "label"])
+    table = usable
     resolved = resolve_method(method, table)
     split = assign_splits(table, resolved, test_folds, val_folds, test_ratio, val_ratio, seed, cv_fold, cv_folds)
+    lost = classes_lost_to_bad_audio(table, split, bad_labels)
+    for label, why in lost.items():
+        log(f"warning: class {label!r} is left out of the model: {why}")
+    keep = ~table["label"].isin(list(lost)).to_numpy()
+    table, split = table[keep].reset_index(drop=True), split[keep].reset_index(drop=True)
     for w in check_split(table, split):
         log(f"warning: {w}")
-    listing = table.assign(split=split.values, image=[by_clip[c] for c in table["clip_id"]])
+    listing = table.assign(split=split.values)
     classes = sorted(table["label"].unique())
     write_dataset_folder(listing, classes, dataset_dir)
     atomic_write_text(listing_csv, listing[["clip_id", "label", "group", "fold", "split", "image", "audio"]].to_csv(index=False, lineterminator="\n"))
@@ -214,6 +250,7 @@ def make_split(manifest_csv, dataset_dir, listing_csv, summary_json, bad_audio_c
         "classes": classes,
         "clips": int(len(listing)),
         "bad_audio": bad_audio_records(bad_audio_csv),
+        "classes_left_out": [{"class": label, "reason": why} for label, why in lost.items()],
         "clips_per_split": {s: int(counts[s].sum()) for s in SPLITS},
         "clips_per_class_and_split": {c: {s: int(counts.loc[c, s]) for s in SPLITS} for c in classes},
     }

@@ -46,6 +46,21 @@ def _use_threads_on_cpu(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
+class _AtomicPath(type(Path())):
+    """A path whose write_bytes replaces the file atomically: Ultralytics writes last.pt in place every
+    epoch, and a kill during that write would leave a checkpoint that cannot be resumed from."""
+
+    def write_bytes(self, data):
+        from .fileio import atomic_write_bytes
+
+        atomic_write_bytes(self, data)
+        return len(data)
+
+
+def _atomic_checkpoints(trainer) -> None:
+    trainer.last, trainer.best = _AtomicPath(trainer.last), _AtomicPath(trainer.best)
+
+
 def _epoch_logger(start_time: float):
     def on_fit_epoch_end(trainer):
         if trainer.epoch >= trainer.epochs:  # Ultralytics calls it again for the final validation of best.pt
@@ -63,53 +78,185 @@ def _epoch_logger(start_time: float):
     return on_fit_epoch_end
 
 
-def train_classifier(dataset_dir, best_pt, model, epochs, imgsz, batch, device, patience, seed, workers, threads,
-                     optimizer, lr0, resume, augment, colormap="jet", top_db=80.0) -> Path:
-    """Train on `dataset_dir/{train,val}` and leave the weights at `best_pt` (…/weights/best.pt)."""
-    run_dir = Path(best_pt).resolve().parent.parent
-    configure_ultralytics_offline(run_dir.parent / ".ultralytics")
+STATE_FILE = "seesound_training.json"
+
+
+def training_fingerprint(settings: dict, listing_csv) -> str:
+    """What a training depends on: its settings and the exact split (which clip, which label, which split)."""
+    import hashlib
+    import json
+
+    digest = hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode("utf-8"))
+    digest.update(Path(listing_csv).read_bytes())
+    return digest.hexdigest()
+
+
+def _read_state(checkpoints_dir: Path) -> dict:
+    import json
+
+    try:
+        return json.loads((checkpoints_dir / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_state(checkpoints_dir: Path, fingerprint: str, finished: bool) -> None:
+    import json
+
+    from .fileio import atomic_write_text
+
+    atomic_write_text(checkpoints_dir / STATE_FILE, json.dumps({"fingerprint": fingerprint, "finished": finished}) + "\n")
+
+
+def completed_epochs(last_pt: Path) -> int | None:
+    """Epochs a resumable checkpoint holds (None if it cannot be read, e.g. cut short by a kill)."""
+    import torch
+
+    try:
+        epoch = torch.load(last_pt, map_location="cpu", weights_only=False).get("epoch", -1)
+    except Exception as e:  # a half-written file raises whatever the unpickler meets
+        print(f"[seesound] cannot read {last_pt}: {type(e).__name__}: {e}", flush=True)
+        return None
+    return None if epoch is None or epoch < 0 else int(epoch) + 1
+
+
+def trim_results_csv(results_csv: Path, epochs: int) -> None:
+    """Keep the rows of the epochs a checkpoint holds: Ultralytics appends an epoch's row before saving
+    its checkpoint, so an interruption between the two leaves a row that the resumed run would repeat."""
+    from .fileio import atomic_write_text
+
+    if not results_csv.is_file():
+        return
+    header, *rows = results_csv.read_text().splitlines()
+    kept = [r for r in rows if r.strip() and int(float(r.split(",")[0])) <= epochs]
+    atomic_write_text(results_csv, "\n".join([header, *kept]) + "\n")
+
+
+def _fresh_checkpoints_dir(checkpoints_dir: Path) -> None:
+    """Empty the working folder (only ever one that seesound made) for a training from epoch 1."""
+    import shutil
+
+    from .safety import MARKER, mark_directory
+
+    if checkpoints_dir.exists():
+        if not (checkpoints_dir / MARKER).is_file():
+            raise ModelError(f"{checkpoints_dir} exists but was not made by seesound; move it away")
+        shutil.rmtree(checkpoints_dir)
+    mark_directory(checkpoints_dir)
+
+
+def _install(src: Path, dest) -> None:
+    """Copy a finished file into a declared output (atomically; the working copy may be rewritten later)."""
+    from .fileio import atomic_write_bytes
+
+    atomic_write_bytes(dest, src.read_bytes())
+
+
+def train_classifier(dataset_dir, listing_csv, checkpoints_dir, best_pt, last_pt, results_csv, model, epochs, imgsz,
+                     batch, device, patience, seed, workers, threads, optimizer, lr0, resume, augment, colormap="jet",
+                     top_db=80.0) -> Path:
+    """Train on `dataset_dir/{train,val}`; leave the final weights and the per-epoch table at the outputs.
+
+    Ultralytics works in `checkpoints_dir`, which is no declared output, so Snakemake never deletes it:
+    after an interruption, `resume` continues from its last completed epoch when the settings and the
+    split are the same as when it started (anything else trains from epoch 1).
+    """
+    settings = {"model": model, "epochs": epochs, "imgsz": imgsz, "batch": batch, "device": device,
+                "patience": patience, "seed": seed, "workers": workers, "optimizer": optimizer, "lr0": lr0,
+                "augment": augment, "colormap": colormap, "top_db": top_db}
+    checkpoints_dir = Path(checkpoints_dir).resolve()
+    configure_ultralytics_offline(checkpoints_dir.parent.parent / ".ultralytics")
     import ultralytics.engine.trainer as trainer_module
 
     _use_threads_on_cpu(threads)
     _skip_amp_download(trainer_module)
-    last_pt = run_dir / "weights" / "last.pt"
-    audio_augment = AudioAugment.from_config(augment)
-    # Ultralytics' own trainer unless audio augmentation or label smoothing asks for ours
-    trainer = audio_aware_trainer(audio_augment, colormap, top_db, seed) if audio_augment.active else None
-    device = resolve_device(device)
+    fingerprint = training_fingerprint(settings, listing_csv)
+    state = _read_state(checkpoints_dir)
+    work_last, work_best = checkpoints_dir / "weights" / "last.pt", checkpoints_dir / "weights" / "best.pt"
+    same = state.get("fingerprint") == fingerprint
     start = time.time()
-    if resume and last_pt.is_file():
-        print(f"[seesound] resuming from {last_pt}", flush=True)
-        yolo = load_classifier(last_pt)
-        yolo.add_callback("on_fit_epoch_end", _epoch_logger(start))
-        yolo.train(resume=True, device=device, workers=workers, trainer=trainer)
+    if resume and same and state.get("finished") and work_last.is_file() and work_best.is_file():
+        print(f"[seesound] a training with these settings and this split already finished in {checkpoints_dir}; "
+              f"using its weights", flush=True)
     else:
-        yolo = load_classifier(model)
+        audio_augment = AudioAugment.from_config(augment)
+        # Ultralytics' own trainer unless audio augmentation or label smoothing asks for ours
+        trainer = audio_aware_trainer(audio_augment, colormap, top_db, seed) if audio_augment.active else None
+        device = resolve_device(device)
+        done = completed_epochs(work_last) if resume and same and work_last.is_file() else None
+        if resume:
+            reason = ("no checkpoint of an earlier run" if not work_last.is_file() else
+                      "the checkpoint was made with other settings or another split" if not same else
+                      "the checkpoint cannot be read (cut short?)" if done is None else None)
+            if reason:
+                print(f"[seesound] not resuming ({reason}): training from epoch 1", flush=True)
+        if done is None:
+            _fresh_checkpoints_dir(checkpoints_dir)
+            _write_state(checkpoints_dir, fingerprint, finished=False)
+        else:
+            print(f"[seesound] resuming from epoch {done + 1} of {epochs} ({done} done, {work_last})", flush=True)
+            trim_results_csv(checkpoints_dir / "results.csv", done)
+        yolo = load_classifier(model if done is None else work_last)
+        yolo.add_callback("on_pretrain_routine_start", _atomic_checkpoints)
         yolo.add_callback("on_fit_epoch_end", _epoch_logger(start))
-        yolo.train(
-            data=str(Path(dataset_dir).resolve()),
-            epochs=epochs,
-            imgsz=imgsz,
-            batch=batch,
-            device=device,
-            patience=patience,
-            seed=seed,
-            deterministic=True,
-            workers=workers,
-            optimizer=optimizer,
-            lr0=lr0,
-            # Ultralytics warms biases up from lr 0.1, an SGD setting; `auto` zeroes it when it picks AdamW,
-            # and so do we for every adaptive optimizer (0.1 for ~10 epochs of warmup would swamp lr0 0.002)
-            warmup_bias_lr=0.1 if optimizer in ("SGD", "MuSGD") else 0.0,
-            save_dir=str(run_dir),  # not project/name: Ultralytics renames a run called "model"
-            exist_ok=True,
-            plots=False,  # Ultralytics' own plots fetch a font; ours are drawn by seesound.plots
-            verbose=True,
-            trainer=trainer,
-            **ultralytics_train_args(augment),
-        )
-    for weights in (best_pt, last_pt):
-        if not Path(weights).is_file():
-            raise ModelError(f"training finished without writing {weights}")
-    print(f"[seesound] training took {time.time() - start:.1f} s on device {device}", flush=True)
-    return Path(best_pt)
+        if done is None:
+            yolo.train(
+                data=str(Path(dataset_dir).resolve()),
+                epochs=epochs,
+                imgsz=imgsz,
+                batch=batch,
+                device=device,
+                patience=patience,
+                seed=seed,
+                deterministic=True,
+                workers=workers,
+                optimizer=optimizer,
+                lr0=lr0,
+                # Ultralytics warms biases up from lr 0.1, an SGD setting; `auto` zeroes it when it picks AdamW,
+                # and so do we for every adaptive optimizer (0.1 for ~10 epochs of warmup would swamp lr0 0.002)
+                warmup_bias_lr=0.1 if optimizer in ("SGD", "MuSGD") else 0.0,
+                save_dir=str(checkpoints_dir),  # not project/name: Ultralytics renames a run called "model"
+                exist_ok=True,
+                plots=False,  # Ultralytics' own plots fetch a font; ours are drawn by seesound.plots
+                verbose=True,
+                trainer=trainer,
+                **ultralytics_train_args(augment),
+            )
+        else:
+            # this folder and this dataset, even when results_dir was moved since the checkpoint was written
+            yolo.train(resume=True, data=str(Path(dataset_dir).resolve()), save_dir=str(checkpoints_dir),
+                       device=device, workers=workers, trainer=trainer)
+        for weights in (work_best, work_last):
+            if not weights.is_file():
+                raise ModelError(f"training finished without writing {weights}")
+        _write_state(checkpoints_dir, fingerprint, finished=True)
+        print(f"[seesound] training took {time.time() - start:.1f} s on device {device}", flush=True)
+    check_classes(work_last, listing_csv)
+    _install(work_best, best_pt)
+    _install(work_last, last_pt)
+    _install(checkpoints_dir / "results.csv", results_csv)
+    return Path(last_pt)
+
+
+def check_classes(weights_pt, listing_csv) -> None:
+    """The model's classes are the split's classes, in the same order (the metrics rely on it)."""
+    import pandas as pd
+
+    from .model import class_names
+
+    expected = sorted(pd.read_csv(listing_csv, dtype={"label": str})["label"].unique())
+    found = class_names(load_classifier(weights_pt))
+    if found != expected:
+        raise ModelError(f"the trained model's classes {found} are not the split's classes {expected}")
+
+
+def install_model(trained: dict, installed: dict) -> None:
+    """The install_model rule: the finished training's files become the model evaluation and prediction use.
+
+    A separate step, so that Snakemake removes the previous model only once a new one exists: a training
+    that fails leaves the old model, and the metrics that describe it, in place. Copies, not hard links:
+    a link would share its input's modification time, which Snakemake reads as an output older than
+    its inputs.
+    """
+    for key, src in trained.items():
+        _install(Path(src), installed[key])
