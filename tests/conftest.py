@@ -209,3 +209,19 @@ def work(finished_run, tmp_path):
     copy = tmp_path / "work"
     shutil.copytree(finished_run, copy, symlinks=True)  # copy2 keeps mtimes, so Snakemake sees the same state
     return copy
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """A complete run of the demo dataset with a 3 s recording to predict (tests/test_workflow.py, and
+    tests/test_report.py on a copy)."""
+    work = tmp_path_factory.mktemp("demo")
+    write_wav_file(work / "inbox" / "long recording.wav", np.concatenate([tone(400, 2.0), np.zeros(16000)]), 16000)
+    write_config(work, {
+        "dataset": {"demo": {"clips_per_class": 6, "duration_s": 1.0}},
+        "spectrogram": TINY_SPECTROGRAM,
+        "train": TINY_TRAIN,
+        "predict": {"inputs": ["inbox"], "hop_s": 0.5},
+    })
+    run_snakemake(work, "--cores", "2")
+    return work

@@ -3,7 +3,6 @@
 import zipfile
 
 import numpy as np
-import pandas as pd
 import pytest
 from conftest import make_class_folders, tone, write_wav_file
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TINY_SPECTROGRAM, TINY_TRAIN, run_snakemake, tone, write_config, write_wav_file
+from conftest import run_snakemake
 from PIL import Image
 
 SECTIONS = ["1. Dataset", "2. Spectrograms", "3. Training", "4. Evaluation", "5. Prediction", "6. Run"]
@@ -16,12 +16,9 @@ FIGURES = ["clips per class and split", "one example per class", "training curve
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
-    work = tmp_path_factory.mktemp("report")
-    write_wav_file(work / "inbox" / "long.wav", np.concatenate([tone(400, 2.0), np.zeros(16000)]), 16000)
-    write_config(work, {"dataset": {"demo": {"clips_per_class": 6, "duration_s": 1.0}},
-                        "spectrogram": TINY_SPECTROGRAM, "train": TINY_TRAIN, "predict": {"inputs": ["inbox"]}})
-    run_snakemake(work, "--cores", "2")
+def report(demo_run, tmp_path_factory):
+    work = tmp_path_factory.mktemp("report") / "work"
+    shutil.copytree(demo_run, work, symlinks=True)  # the demo run, with a recording to predict
     run_snakemake(work, "--report", "report.html")
     return work / "report.html"
 

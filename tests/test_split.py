@@ -1,6 +1,5 @@
 """Splits: folds, grouped ratio split, determinism, stability when recordings come and go."""
 
-import numpy as np
 import pandas as pd
 import pytest
 

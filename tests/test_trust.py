@@ -212,8 +212,10 @@ def test_5_a_training_that_fails_leaves_the_model_and_its_metrics_in_place(work)
     installed = fingerprints(work / "results" / "model" / "weights")
     metrics = (work / "results" / "metrics.json").read_bytes()
     edit_config(work, "train", model="detect.pt")
+    before = tree_state(work)
     proc = run_snakemake(work, "--cores", "2", check=False)
     assert proc.returncode != 0 and "is a 'detect' model" in proc.stdout + proc.stderr
+    assert tree_state(work) == before
     assert fingerprints(work / "results" / "model" / "weights") == installed
     assert (work / "results" / "metrics.json").read_bytes() == metrics
     assert not (work / "results" / "model" / "trained" / "last.pt").exists()
@@ -367,7 +369,9 @@ def test_7_skip_lists_every_bad_clip_and_names_a_class_that_loses_all_its_clips(
         (data / "ghost" / f"g{i}.wav").write_text("not audio")
     write_config(tmp_path, {"dataset": {"kind": "folder", "path": "data", "on_bad_audio": "skip"},
                             "spectrogram": TINY_SPECTROGRAM, "split": TINY_SPLIT, "train": TINY_TRAIN})
+    before = tree_state(tmp_path)
     run_snakemake(tmp_path, "--cores", "2", "model")
+    assert tree_state(tmp_path) == before
     bad = pd.read_csv(tmp_path / "results" / "bad_audio.csv").set_index("clip_id")
     assert set(bad.index) == {"low/odd_block", "low/dangling", "ghost/g0", "ghost/g1", "ghost/g2"}
     assert "inconsistent WAV header" in bad.loc["low/odd_block", "reason"]

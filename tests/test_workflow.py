@@ -14,20 +14,6 @@ from conftest import (
 from PIL import Image
 
 
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    work = tmp_path_factory.mktemp("demo")
-    long_file = write_wav_file(work / "inbox" / "long recording.wav", np.concatenate([tone(400, 2.0), np.zeros(16000)]), 16000)
-    write_config(work, {
-        "dataset": {"demo": {"clips_per_class": 6, "duration_s": 1.0}},
-        "spectrogram": TINY_SPECTROGRAM,
-        "train": TINY_TRAIN,
-        "predict": {"inputs": [str(long_file.parent)], "hop_s": 0.5},
-    })
-    run_snakemake(work, "--cores", "2")
-    return work
-
-
 def test_demo_run_writes_every_output_with_real_content(demo_run):
     r = demo_run / "results"
     images = sorted((r / "spectrograms").rglob("*.png"))
