@@ -6,8 +6,10 @@ Measures, in one run on one machine (see README "Performance"):
   (b) the floor: seesound's render function over every clip in one process (start-up included);
   (c) the workflow's `spectrograms` target, `snakemake --cores 2`, cold start (DAG build included);
   (d) the same with spectrogram.clips_per_job > 1;
-  (e) the DAG build alone (`snakemake -n spectrograms`) for several collection sizes.
-Prints the table with the ratios (c)/(b), (a)/(c), (d)/(b) and per-clip costs, and writes it to a CSV.
+  (e) the DAG build alone (`snakemake -n spectrograms`) for several collection sizes;
+  (f) Snakemake's own floor: as many empty `run:` jobs as clips, with the workflow profile's flags;
+  (p) the render's stages (audio read, resample, STFT, filterbank and dB, resize, levels, PNG encode) in ms.
+Prints the table with the ratios (c)/(b), (a)/(c), (d)/(b), (c)/(f) and per-clip costs, and writes it to a CSV.
 
     python bench/bench_spectrograms.py                      # 2000 synthetic 5 s clips at 16 kHz
     python bench/bench_spectrograms.py --rate 44100
@@ -32,7 +34,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from seesound.audio import read_wav, write_wav  # noqa: E402
+from seesound.audio import read_audio, write_wav  # noqa: E402
 from seesound.spectrogram import SpectrogramSettings, spectrogram_db  # noqa: E402
 
 
@@ -60,11 +62,10 @@ def tutorial_loop(wavs, out_dir: Path) -> float:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    settings = SpectrogramSettings(freq_scale="linear")
     start = time.perf_counter()
     for i, wav in enumerate(wavs):
-        samples, rate = read_wav(wav)
-        db = spectrogram_db(samples, rate, settings)
+        samples, rate = read_audio(wav)
+        db = spectrogram_db(samples, SpectrogramSettings(freq_scale="linear", sample_rate=rate))
         fig = plt.figure(figsize=(15, 7.5))
         plt.imshow(db, origin="lower", aspect="auto", cmap="jet")
         plt.axis("off")
@@ -77,12 +78,64 @@ FLOOR_CODE = """
 import sys, time
 sys.path.insert(0, {scripts!r})
 from pathlib import Path
-from seesound.spectrogram import SpectrogramSettings, write_clip_image
+from seesound.fileio import atomic_write_bytes
+from seesound.render import render_clip_image
+from seesound.spectrogram import SpectrogramSettings
 settings = SpectrogramSettings()
 root, out = Path({root!r}), Path({out!r})
 for wav in sorted(root.rglob("*.wav")):
-    write_clip_image(wav, out / wav.relative_to(root).with_suffix(".png"), settings)
+    atomic_write_bytes(out / wav.relative_to(root).with_suffix(".png"), render_clip_image(wav, settings))
 """
+
+EMPTY_JOBS_SNAKEFILE = """
+N = {n}
+rule all:
+    input: [f"out/{{i}}.txt" for i in range(N)]
+rule empty:
+    output: "out/{{i}}.txt"
+    run:
+        open(output[0], "w").close()
+"""
+
+
+def render_stages(wavs, settings: SpectrogramSettings) -> dict:
+    """(p) Milliseconds per clip of each stage of the render, in this process (the job's own work)."""
+    import io
+
+    from seesound.audio import resample
+    from seesound.render import encode_levels
+    from seesound.spectrogram import normalize_db, resize_square, spectrogram_db, to_levels
+
+    totals = dict.fromkeys(["read", "resample", "stft+filterbank+dB", "normalize", "resize", "levels", "png encode"], 0.0)
+    for wav in wavs:
+        t0 = time.perf_counter()
+        x, rate = read_audio(wav)
+        t1 = time.perf_counter()
+        x = resample(x, rate, settings.sample_rate)
+        t2 = time.perf_counter()
+        db = spectrogram_db(x, settings)
+        t3 = time.perf_counter()
+        unit = normalize_db(db, settings.top_db)
+        t4 = time.perf_counter()
+        square = resize_square(unit, settings.image_size)
+        t5 = time.perf_counter()
+        levels = to_levels(square)
+        t6 = time.perf_counter()
+        io.BytesIO(encode_levels(levels, settings))
+        t7 = time.perf_counter()
+        for k, dt in zip(totals, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, t7 - t6)):
+            totals[k] += dt
+    return {k: 1000 * v / len(wavs) for k, v in totals.items()}
+
+
+def empty_jobs(work: Path, n: int, cores: int) -> float:
+    """(f) n empty `run:` jobs with the flags of the workflow's profile: Snakemake's own cost per job."""
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "Snakefile").write_text(EMPTY_JOBS_SNAKEFILE.format(n=n))
+    wall, _ = timed([sys.executable, "-m", "snakemake", "-s", str(work / "Snakefile"), "-d", str(work), "--cores",
+                     str(cores), "--workflow-profile", str(REPO / "profiles" / "default")])
+    return wall
+
 
 
 def environment() -> dict:
@@ -139,7 +192,7 @@ def main():
     ap.add_argument("--scaling-n", type=int, default=0, help="also run (c) at this many clips (e.g. 20000)")
     ap.add_argument("--dag-sizes", default="2000,20000,100000")
     ap.add_argument("--cores", type=int, default=2)
-    ap.add_argument("--parts", default="abcde", help="which measurements to run (default abcde)")
+    ap.add_argument("--parts", default="abcdefp", help="which measurements to run (default abcdefp)")
     ap.add_argument("--csv", type=Path, default=REPO / "bench" / "results.csv")
     args = ap.parse_args()
 
@@ -155,7 +208,7 @@ def main():
         data = tmp / "data"
         make_folder_dataset(data, args.n, args.rate, args.seconds, source=args.folder)
         wavs = sorted(data.rglob("*.wav"))
-        a = b = c = d = None
+        a = b = c = d = f = None
         if "a" in args.parts:
             sample = wavs[: args.tutorial_sample]
             (tmp / "tutorial").mkdir()
@@ -176,6 +229,16 @@ def main():
             c2, c2_mem = workflow_run(big, tmp / "work_c2", args.cores, 1)
             record(f"(c) at {args.scaling_n} clips", c2, args.scaling_n, f"peak RSS {c2_mem} MB")
             print(f"per-clip cost of (c) at {args.scaling_n} vs {len(wavs)} clips: {(c2 / args.scaling_n) / (c / len(wavs)):.2f}x")
+        if "f" in args.parts:
+            f = empty_jobs(tmp / "work_f", len(wavs), args.cores)
+            record(f"(f) {len(wavs)} empty run: jobs, --cores {args.cores} (Snakemake's floor)", f, len(wavs))
+        if "p" in args.parts:
+            render_stages(wavs[:300], SpectrogramSettings())  # a first pass warms the page cache and the allocator
+            stages = render_stages(wavs[:300], SpectrogramSettings())
+            print("(p) render stages, ms per clip (second pass over 300 clips): " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items())
+                  + f"; total {sum(stages.values()):.2f}", flush=True)
+            for k, v in stages.items():
+                rows.append({"measurement": f"(p) {k}", "seconds": "", "clips": 300, "ms_per_clip": round(v, 3)})
         if "e" in args.parts:
             for size in [int(x) for x in args.dag_sizes.split(",") if x]:
                 stub = tmp / f"dag{size}"
@@ -183,7 +246,7 @@ def main():
                 record(f"(e) DAG build alone (snakemake -n), {size} clips", dag_build(stub, tmp / f"work_dag{size}"), size)
                 shutil.rmtree(stub)
 
-    ratios = {"(c)/(b)": (c, b), "(a)/(c)": (a, c), "(d)/(b)": (d, b)}
+    ratios = {"(c)/(b)": (c, b), "(a)/(c)": (a, c), "(d)/(b)": (d, b), "(c)/(f)": (c, f)}
     ratios = {k: x / y for k, (x, y) in ratios.items() if x and y}
     print("\n" + "   ".join(f"{k} = {v:.2f}" for k, v in ratios.items()))
     rows += [{"measurement": f"ratio {k}", "seconds": round(v, 3)} for k, v in ratios.items()]

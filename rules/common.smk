@@ -9,10 +9,13 @@ from snakemake.logging import logger
 
 sys.path.insert(0, os.path.join(workflow.basedir, "scripts"))
 
-from seesound.config import ConfigError, validate_config
+from seesound.config import ConfigError, config_notes, validate_config
 from seesound import dataset as seesound_dataset
+from seesound import demo as seesound_demo
+from seesound import layout, names, safety
+from seesound.prediction import PredictSettings, PredictionInputError, find_recordings, recording_outputs
+from seesound.render import RENDERER_VERSION
 from seesound.spectrogram import SpectrogramSettings
-from seesound import layout, safety
 
 
 def stop(message):
@@ -24,6 +27,8 @@ try:
     CFG = validate_config(config)
 except ConfigError as e:
     stop(e)
+for note in config_notes(config):
+    logger.warning(f"seesound: {note}")
 
 RESULTS = os.path.normpath(CFG["results_dir"])
 LOGS = f"{RESULTS}/logs"
@@ -31,6 +36,9 @@ DATASET = CFG["dataset"]
 # what identifies the dataset (on_bad_audio and url do not change which clips it has)
 DATASET_IDENTITY = {k: DATASET[k] for k in ("kind", "path", "audio_dir", "esc10_only", "demo")}
 SPECTROGRAM = SpectrogramSettings.from_config(CFG["spectrogram"]).as_dict()
+# the spectrogram rules' params: every image setting, and the renderer's version (a change of how pixels are
+# made renders every image again instead of mixing old and new ones)
+RENDER_PARAMS = {"settings": SPECTROGRAM, "renderer": RENDERER_VERSION}
 IMAGE_EXT = CFG["spectrogram"]["format"]
 TRAIN = CFG["train"]
 CROSS_VALIDATE = CFG["split"]["method"] == "cv"
@@ -43,6 +51,8 @@ SPLIT_PARAMS = {k: CFG["split"][k] for k in ("test_folds", "val_folds", "test_ra
 CHECKPOINT = TRAIN["checkpoint"]
 IMGSZ = TRAIN["imgsz"] or CFG["spectrogram"]["image_size"]
 PREDICT_INPUTS = CFG["predict"]["inputs"]
+# every setting that changes a prediction (the model file itself is an input of the prediction jobs)
+PREDICT = PredictSettings.from_config(CFG["predict"]).as_dict()
 # a GPU is requested from the cluster only when asked for (train.gpus), never by default
 GPU_REQUEST = {"gpu": TRAIN["gpus"]} | ({"gpu_model": TRAIN["gpu_model"]} if TRAIN["gpu_model"] else {}) if TRAIN["gpus"] else {}
 # what metrics.json records of the run (execution knobs such as threads and resume left out)
@@ -68,6 +78,7 @@ try:
     # Snakemake deletes a directory output before rewriting it: every such path that exists must be ours
     safety.check_directory_outputs(
         [f"{RESULTS}/dataset", f"{RESULTS}/plots/timelines", f"{RESULTS}/model/checkpoints"]
+        + [str(p) for p in Path(RESULTS).glob("predictions/batch*")]
         + [str(p) for p in Path(RESULTS).glob("cv/fold*/dataset")]
         + [str(p) for p in Path(RESULTS).glob("cv/fold*/model/checkpoints")]
         + [str(p) for p in Path(RESULTS).glob("spectrograms/batch*")]
@@ -80,6 +91,7 @@ RESULTS_LOCK = safety.ResultsLock(RESULTS)
 
 wildcard_constraints:
     clip_id=".+",
+    recording=".+",
     batch=r"\d+",
 
 
@@ -183,34 +195,104 @@ def dataset_source(wildcards=None):
     return [str(seesound_dataset.esc50_csv(ESC50_PATH))] if NEEDS_ESC50_DOWNLOAD else []
 
 
-def predict_audio_files():
-    from seesound.prediction import find_audio_inputs
-
-    return find_audio_inputs(PREDICT_INPUTS)
-
-
 def model_files(root):
     """Where a trained model lives below `root` (results_dir, or a cross-validation fold's folder):
     Ultralytics' working folder (never a declared output: resume reads it after an interruption), what
-    the train rule produces, and what install_model installs for evaluation and prediction."""
-    return {
-        "checkpoints": f"{root}/model/checkpoints",
-        "trained": {"best": f"{root}/model/trained/best.pt", "last": f"{root}/model/trained/last.pt",
-                    "results_csv": f"{root}/model/trained/results.csv"},
-        "installed": {"best": f"{root}/model/weights/best.pt", "last": f"{root}/model/weights/last.pt",
-                      "results_csv": f"{root}/model/results.csv"},
-    }
+    the train rule produces, and what install_model installs for evaluation and prediction. Each weights
+    file carries its model card; model_card.json is a readable copy."""
+    trained = {"best": f"{root}/model/trained/best.pt", "last": f"{root}/model/trained/last.pt",
+               "results_csv": f"{root}/model/trained/results.csv", "card": f"{root}/model/trained/model_card.json"}
+    installed = {"best": f"{root}/model/weights/best.pt", "last": f"{root}/model/weights/last.pt",
+                 "results_csv": f"{root}/model/results.csv", "card": f"{root}/model/model_card.json"}
+    if TRAIN["export"]:
+        trained |= {"best_onnx": f"{root}/model/trained/best.onnx", "last_onnx": f"{root}/model/trained/last.onnx"}
+        installed |= {"best_onnx": f"{root}/model/weights/best.onnx", "last_onnx": f"{root}/model/weights/last.onnx"}
+    return {"checkpoints": f"{root}/model/checkpoints", "trained": trained, "installed": installed}
 
 
 MODEL = model_files(RESULTS)
 
 
+# --- prediction: which recordings, with which model ---------------------------------------------------------
+PREDICTIONS = f"{RESULTS}/predictions"
+PREDICTION_INPUTS_CSV = f"{RESULTS}/prediction_inputs.csv"  # what the last prediction run classified
+# predict.model, else the workflow's own model (its ONNX export with predict.engine: onnx)
+PREDICT_MODEL = CFG["predict"]["model"] or MODEL["installed"][CHECKPOINT + ("_onnx" if CFG["predict"]["engine"] == "onnx" else "")]
+
+
+def prediction_recordings():
+    """recording id -> audio file of what to classify, and the files that cannot be used at all.
+
+    predict.inputs when given; otherwise the recordings of the last prediction run (results/
+    prediction_inputs.csv), so that later runs and the report keep those predictions up to date with the
+    model, as long as their audio is still there.
+    """
+    import pandas as pd
+
+    if PREDICT_INPUTS:
+        try:
+            files, warnings = find_recordings(PREDICT_INPUTS)
+        except PredictionInputError as e:
+            stop(e)
+        for message in warnings:
+            logger.warning(f"seesound: {message}")
+    elif os.path.isfile(PREDICTION_INPUTS_CSV):
+        files = list(pd.read_csv(PREDICTION_INPUTS_CSV, dtype=str, keep_default_na=False)["file"])
+        gone = [f for f in files if not os.path.lexists(f)]
+        if gone:
+            logger.warning(f"seesound: {len(gone)} of the {len(files)} recordings of the last prediction run are no "
+                           f"longer there (first: {gone[0]}); their predictions in {PREDICTIONS}/ are kept as they "
+                           f"are and not refreshed. Give predict.inputs to predict again.")
+            return {}, []
+    else:
+        return {}, []
+    recordings, unusable = {}, []
+    for path in files:
+        rid = names.recording_id_for(path)
+        problem = seesound_dataset.file_problem(path)
+        if problem and DATASET["on_bad_audio"] != "skip":
+            stop(f"{seesound_dataset.shown(path)}: {problem}. Fix it, or set dataset.on_bad_audio: skip")
+        if problem:
+            unusable.append({"recording": rid, "file": seesound_dataset.shown(path), "reason": problem})
+        elif rid in recordings:
+            stop(f"predict.inputs: {recordings[rid]!r} and {path!r} would share the recording id {rid!r}")
+        else:
+            recordings[rid] = path
+    return recordings, unusable
+
+
+RECORDINGS, UNUSABLE_RECORDINGS = prediction_recordings()
+PREDICTION_BATCHES = layout.batch_count(len(RECORDINGS), CFG["predict"]["recordings_per_job"])
+
+
+def recording_folder(rid):
+    """Where a recording's tables go: predictions/, or its batch's folder with recordings_per_job > 1."""
+    if PREDICTION_BATCHES == 0:
+        return PREDICTIONS
+    return f"{PREDICTIONS}/{layout.batch_name(layout.batch_of(rid, PREDICTION_BATCHES))}"
+
+
+def prediction_job_outputs(wildcards=None):
+    """What the gather waits for: each recording's tables, or each used batch folder."""
+    if PREDICTION_BATCHES == 0:
+        return [f for rid in RECORDINGS for f in recording_outputs(PREDICTIONS, rid).values()]
+    return sorted({recording_folder(rid) for rid in RECORDINGS})
+
+
+def batch_recordings(wildcards):
+    return [rid for rid in RECORDINGS if layout.batch_of(rid, PREDICTION_BATCHES) == int(wildcards.batch)]
+
+
+def prediction_outputs():
+    """The combined prediction tables and plots (what `snakemake predict` and the report show)."""
+    return [f"{RESULTS}/predictions.csv", f"{RESULTS}/detections.csv", f"{RESULTS}/tables/predictions_summary.csv",
+            f"{RESULTS}/plots/timelines"]
+
+
 def final_outputs():
+    predictions = prediction_outputs() if RECORDINGS or UNUSABLE_RECORDINGS else []
     if CROSS_VALIDATE:
-        outputs = [f"{RESULTS}/cv_metrics.json", f"{RESULTS}/plots/cv_confusion_matrix.png", f"{RESULTS}/plots/cv_folds.png"]
-        if PREDICT_INPUTS:
-            outputs += [f"{RESULTS}/predictions.csv", f"{RESULTS}/plots/timelines"]
-        return outputs
+        return [f"{RESULTS}/cv_metrics.json", f"{RESULTS}/plots/cv_confusion_matrix.png", f"{RESULTS}/plots/cv_folds.png"] + predictions
     outputs = [
         f"{RESULTS}/metrics.json",
         f"{RESULTS}/plots/confusion_matrix.png",
@@ -218,13 +300,11 @@ def final_outputs():
         f"{RESULTS}/plots/example_spectrograms.png",
         f"{RESULTS}/plots/dataset.png",
     ]
-    if PREDICT_INPUTS:
-        outputs += [f"{RESULTS}/predictions.csv", f"{RESULTS}/plots/timelines"]
-    return outputs + [f"{RESULTS}/run.json"]
+    return outputs + predictions + [f"{RESULTS}/run.json"]
 
 
 def run_benchmarks():
-    rules = ["split", "train", "evaluate", "plot_examples", "plot_dataset"] + (["predict"] if PREDICT_INPUTS else [])
+    rules = ["split", "train", "evaluate", "plot_examples", "plot_dataset"]
     return [f"{LOGS}/benchmarks/{r}.tsv" for r in rules]
 
 

@@ -30,6 +30,7 @@ use rule train as cv_train with:
     input:
         dataset=f"{FOLD}/dataset",
         listing=f"{FOLD}/split.csv",
+        summary=f"{FOLD}/split_summary.json",
     output:
         **FOLD_MODEL["trained"],
     params:

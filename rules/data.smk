@@ -12,7 +12,7 @@ rule demo_audio:
     log:
         f"{LOGS}/demo_audio.log",
     run:
-        seesound_dataset.write_demo_audio(output, params.labels, params.duration_s, params.sample_rate, params.seed)
+        seesound_demo.write_demo_audio(output, params.labels, params.duration_s, params.sample_rate, params.seed)
 
 
 checkpoint download_esc50:

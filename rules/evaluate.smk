@@ -15,7 +15,6 @@ rule evaluate:
         confused=report(f"{RESULTS}/tables/most_confused.csv", caption="../report/most_confused.rst", category="4. Evaluation", labels={"figure": "most confused pairs"}),
         misclassified=report(f"{RESULTS}/plots/misclassified.png", caption="../report/misclassified.rst", category="4. Evaluation", labels={"figure": "misclassified clips"}),
     params:
-        imgsz=IMGSZ,
         batch=TRAIN["batch"],
         device=TRAIN["device"],
         settings=RUN_SETTINGS,

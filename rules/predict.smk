@@ -1,31 +1,96 @@
-# Prediction: classify new recordings of any length with sliding windows.
+# Prediction: classify recordings of any length, format and sample rate with a seesound model file (the
+# workflow's own, or predict.model). One job per recording (or predict.recordings_per_job per job), in
+# Snakemake's process so that the model is loaded once, then one gather of the combined tables.
 
 
+# `snakemake predict`: the combined tables, or one sentence when there is nothing to classify
 rule predict:
     input:
-        weights=MODEL["installed"][CHECKPOINT],
-        summary=f"{RESULTS}/split_summary.json",
-        audio=predict_audio_files(),
+        lambda wildcards: prediction_outputs() if RECORDINGS or UNUSABLE_RECORDINGS else stop(
+            "predict.inputs is empty and no earlier prediction run is on record: nothing to classify. Give "
+            "recordings, e.g. --config predict='{inputs: [field_recordings/]}' (earlier predictions are never deleted)"
+        ),
+
+
+rule predict_recording:
+    input:
+        audio=lambda wildcards: RECORDINGS[wildcards.recording],
+        model=PREDICT_MODEL,
     output:
-        table=report(f"{RESULTS}/predictions.csv", caption="../report/predictions.rst", category="5. Prediction", labels={"figure": "predictions table"}),
+        **recording_outputs(PREDICTIONS, "{recording}"),
+    params:
+        settings=PREDICT,
+        device=TRAIN["device"],
+        on_bad_audio=DATASET["on_bad_audio"],
+        failure_log=lambda wildcards: f"{LOGS}/predict/{wildcards.recording}.log",
+    threads: TRAIN["threads"]
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    run:
+        from seesound.prediction import predict_recordings_job
+        from seesound.runner import use_cpu_threads
+
+        use_cpu_threads(threads)
+        predict_recordings_job(input.model, [input.audio], [wildcards.recording], [dict(output.items())],
+                               params.settings, params.device, params.on_bad_audio, params.failure_log)
+
+
+# predict.recordings_per_job > 1: one job classifies a batch of recordings into its own folder (layout.py)
+rule predict_batch:
+    input:
+        audio=lambda wildcards: [RECORDINGS[r] for r in batch_recordings(wildcards)],
+        model=PREDICT_MODEL,
+    output:
+        directory(f"{PREDICTIONS}/batch{{batch}}"),
+    params:
+        settings=PREDICT,
+        device=TRAIN["device"],
+        on_bad_audio=DATASET["on_bad_audio"],
+        recordings=batch_recordings,
+    log:
+        f"{LOGS}/predict/batch{{batch}}.log",
+    threads: TRAIN["threads"]
+    resources:
+        mem_mb=2000,
+        runtime=120,
+    run:
+        from seesound.prediction import predict_recordings_job, recording_outputs
+        from seesound.runner import use_cpu_threads
+        from seesound.safety import mark_directory
+
+        use_cpu_threads(threads)
+        mark_directory(output[0])
+        outputs = [recording_outputs(output[0], r) for r in params.recordings]
+        predict_recordings_job(input.model, input.audio, params.recordings, outputs, params.settings, params.device,
+                               params.on_bad_audio, log[0])
+
+
+rule gather_predictions:
+    input:
+        tables=prediction_job_outputs,
+        model=PREDICT_MODEL,
+    output:
+        predictions=report(f"{RESULTS}/predictions.csv", caption="../report/predictions.rst", category="5. Prediction", labels={"figure": "predictions table"}),
+        detections=report(f"{RESULTS}/detections.csv", caption="../report/detections.rst", category="5. Prediction", labels={"figure": "detections"}),
+        summary=report(f"{RESULTS}/tables/predictions_summary.csv", caption="../report/predictions_summary.rst", category="5. Prediction", labels={"figure": "what each recording holds"}),
+        bad=f"{RESULTS}/tables/bad_recordings.csv",
+        inputs=PREDICTION_INPUTS_CSV,
         timelines=report(directory(f"{RESULTS}/plots/timelines"), patterns=["{name}.png"], caption="../report/timeline.rst", category="5. Prediction", labels={"figure": "timeline", "file": "{name}"}),
     params:
-        settings=SPECTROGRAM,
-        window_s=CFG["predict"]["window_s"],
-        hop_s=CFG["predict"]["hop_s"],
-        top_k=CFG["predict"]["top_k"],
-        batch=CFG["predict"]["batch"],
-        imgsz=IMGSZ,
-        device=TRAIN["device"],
-    threads: TRAIN["threads"]
+        settings=PREDICT,
+        recordings=lambda wildcards: [(rid, recording_outputs(recording_folder(rid), rid)) for rid in RECORDINGS],
+        unusable=UNUSABLE_RECORDINGS,
+    log:
+        f"{LOGS}/predictions.log",
+    benchmark:
+        f"{LOGS}/benchmarks/predictions.tsv"
     resources:
         mem_mb=4000,
         runtime=60,
-    log:
-        f"{LOGS}/predict.log",
-    benchmark:
-        f"{LOGS}/benchmarks/predict.tsv"
-    conda:
-        "../envs/train.yaml"
-    script:
-        "../scripts/predict.py"
+    run:
+        from seesound.prediction import gather_predictions
+        from seesound.runner import file_logger
+
+        gather_predictions(params.recordings, params.unusable, dict(output.items()), params.settings, input.model,
+                           file_logger(log[0]))

@@ -11,7 +11,7 @@ rule run_info:
         info=f"{RESULTS}/run.json",
         stage_times=report(f"{RESULTS}/tables/stage_times.csv", caption="../report/stage_times.rst", category="6. Run", labels={"figure": "seconds per stage"}),
     params:
-        settings=RUN_SETTINGS | {"predict": CFG["predict"]},
+        settings=RUN_SETTINGS | {"predict": PREDICT | {"model": PREDICT_MODEL, "recordings": len(RECORDINGS)}},
     log:
         f"{LOGS}/run_info.log",
     run:

@@ -1,4 +1,4 @@
-# One job per WAV: read, STFT, dB, colormap, write the square training image.
+# One job per recording: read, resample to the analysis rate, STFT, dB, levels, write the square image.
 # `run:` keeps the job inside Snakemake's process (with the profile's force-use-threads), so a job costs
 # milliseconds instead of a Python start-up.
 
@@ -12,30 +12,30 @@ rule spectrograms:
 # to `failure_log` (and the error names the file and the reason).
 rule spectrogram:
     input:
-        wav=clip_audio,
+        audio=clip_audio,
     output:
         f"{RESULTS}/spectrograms/{{clip_id}}.{IMAGE_EXT}",
     params:
-        settings=SPECTROGRAM,
+        **RENDER_PARAMS,
         on_bad_audio=DATASET["on_bad_audio"],
         failure_log=lambda wildcards: f"{LOGS}/spectrogram/{wildcards.clip_id}.log",
     resources:
         mem_mb=300,
         runtime=2,
     run:
-        from seesound.spectrogram import render_clip_job
+        from seesound.render import render_clips_job
 
-        render_clip_job(input.wav, output[0], params.settings, params.on_bad_audio, params.failure_log)
+        render_clips_job([input.audio], [output[0]], params.settings, params.on_bad_audio, params.failure_log)
 
 
 # spectrogram.clips_per_job > 1: one job renders a batch of clips into its own folder (see layout.py).
 rule spectrogram_batch:
     input:
-        wavs=batch_audio,
+        audio=batch_audio,
     output:
         directory(f"{RESULTS}/spectrograms/batch{{batch}}"),
     params:
-        settings=SPECTROGRAM,
+        **RENDER_PARAMS,
         on_bad_audio=DATASET["on_bad_audio"],
         clips=batch_clips,
     log:
@@ -45,8 +45,8 @@ rule spectrogram_batch:
         runtime=30,
     run:
         from seesound.safety import mark_directory
-        from seesound.spectrogram import render_clips_job
+        from seesound.render import render_clips_job
 
         mark_directory(output[0])
         images = [f"{output[0]}/{clip}.{IMAGE_EXT}" for clip in params.clips]
-        render_clips_job(input.wavs, images, params.settings, params.on_bad_audio, log[0])
+        render_clips_job(input.audio, images, params.settings, params.on_bad_audio, log[0])

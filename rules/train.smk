@@ -19,9 +19,9 @@ TRAIN_PARAMS = dict(
     optimizer=TRAIN["optimizer"],
     lr0=TRAIN["lr0"],
     augment=TRAIN["augment"],
-    # audio augmentation recovers levels through the colormap and mixes powers over top_db
-    colormap=CFG["spectrogram"]["colormap"],
-    top_db=CFG["spectrogram"]["top_db"],
+    # the model card carries them (and the audio augmentation needs the colormap and top_db)
+    spectrogram=SPECTROGRAM,
+    export=TRAIN["export"],
 )
 
 
@@ -29,6 +29,7 @@ rule train:
     input:
         dataset=f"{RESULTS}/dataset",
         listing=f"{RESULTS}/split.csv",
+        summary=f"{RESULTS}/split_summary.json",
     output:
         **MODEL["trained"],
     params:

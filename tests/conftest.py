@@ -30,6 +30,24 @@ def tone(freq=440.0, seconds=1.0, rate=16000, amplitude=0.5):
     return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float64)
 
 
+def g711_table(law: str) -> np.ndarray:
+    """Decoding table of 8-bit A-law / mu-law (ITU-T G.711) to float in [-1, 1] (to encode test files)."""
+    codes = np.arange(256, dtype=np.int32)
+    if law == "mulaw":
+        u = ~codes & 0xFF
+        exponent = (u >> 4) & 0x07
+        mantissa = u & 0x0F
+        magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84
+        values = np.where(u & 0x80, -magnitude, magnitude) / 32768.0
+    else:
+        a = codes ^ 0x55
+        exponent = (a >> 4) & 0x07
+        mantissa = a & 0x0F
+        magnitude = np.where(exponent == 0, (mantissa << 4) + 8, ((mantissa << 4) + 0x108) << (exponent - 1))
+        values = np.where(a & 0x80, magnitude, -magnitude) / 32768.0
+    return values.astype(np.float32)
+
+
 def encode_wav(samples, rate, encoding="pcm16", extensible=False) -> bytes:
     """WAV bytes of float samples in [-1, 1], mono (n,) or (n, channels), in the given encoding.
 
@@ -55,9 +73,7 @@ def encode_wav(samples, rate, encoding="pcm16", extensible=False) -> bytes:
         tag, bits, data = 3, 64, x.astype("<f8").tobytes()
     elif encoding in ("mulaw", "alaw"):
         codes = np.arange(256, dtype=np.uint8)
-        from seesound.audio import _g711_table
-
-        table = _g711_table(encoding)
+        table = g711_table(encoding)
         nearest = np.abs(x.reshape(-1, 1) - table[None, :]).argmin(axis=1)  # brute-force encoder for tests
         tag, bits, data = (7 if encoding == "mulaw" else 6), 8, codes[nearest].tobytes()
     elif encoding == "adpcm":

@@ -7,7 +7,7 @@ from conftest import PRISTINE_ENV  # noqa: F401  (conftest puts scripts/ on the 
 from seesound.augment import (AudioAugment, augment_levels, audio_augmented_dataset, levels_from_rgb, mix_levels,
                               recolour)
 from seesound.config import ConfigError, validate_config
-from seesound.spectrogram import colorize
+from seesound.spectrogram import colorize, to_levels
 
 TOP_DB = 80.0
 
@@ -19,7 +19,7 @@ def random_unit(shape=(48, 64), seed=0):
 @pytest.mark.parametrize("colormap", ["jet", "gray", "viridis", "magma"])
 def test_levels_come_back_exactly_from_a_lossless_image(colormap):
     unit = random_unit()
-    rgb = colorize(unit, colormap)
+    rgb = colorize(to_levels(unit), colormap)
     expected = np.clip((unit[::-1] * 255 + 0.5).astype(int), 0, 255)  # colorize puts low frequencies at the bottom
     levels = levels_from_rgb(rgb, colormap).astype(int)
     # where the 8-bit table repeats a colour (jet: 4 levels, viridis: 2) those levels cannot be told apart
@@ -30,7 +30,7 @@ def test_levels_come_back_exactly_from_a_lossless_image(colormap):
 
 def test_colours_off_the_table_take_the_nearest_level():
     unit = random_unit()
-    rgb = colorize(unit, "gray").astype(int)
+    rgb = colorize(to_levels(unit), "gray").astype(int)
     noisy = np.clip(rgb + np.random.default_rng(1).integers(-2, 3, rgb.shape), 0, 255).astype(np.uint8)
     levels = levels_from_rgb(noisy, "gray").astype(int)
     assert np.abs(levels - rgb[..., 0]).max() <= 2
@@ -85,7 +85,7 @@ def test_mixing_adds_powers():
 
 def test_audio_augmentation_is_refused_for_tutorial_style_images():
     with pytest.raises(ConfigError, match="train.augment.time_shift"):
-        validate_config({"spectrogram": {"style": "seed"}, "train": {"augment": {"time_shift": 0.2}}})
+        validate_config({"spectrogram": {"style": "tutorial"}, "train": {"augment": {"time_shift": 0.2}}})
     no_audio_augment = {"time_shift": 0, "time_masks": 0, "freq_masks": 0, "gain_db": 0, "mixup": 0}
     validate_config({"spectrogram": {"style": "seed"}, "train": {"augment": no_audio_augment | {"label_smoothing": 0.1}}})
 
@@ -97,7 +97,7 @@ def three_class_images(folder, size=32):
     for c, label in enumerate(["a", "b", "c"]):
         (folder / label).mkdir()
         for i in range(3):
-            Image.fromarray(colorize(random_unit((size, size), seed=10 * c + i) * 0.5 + 0.25 * c, "jet")).save(
+            Image.fromarray(colorize(to_levels(random_unit((size, size), seed=10 * c + i) * 0.5 + 0.25 * c), "jet")).save(
                 folder / label / f"{i}.png")
     return get_cfg(overrides={"imgsz": size, "fliplr": 0.0, "hsv_h": 0.0, "hsv_s": 0.0, "hsv_v": 0.0, "erasing": 0.0,
                               "scale": 0.0, "auto_augment": None})

@@ -6,7 +6,8 @@ from conftest import (
 )
 
 from seesound.layout import batch_count, batch_of, image_path
-from seesound.spectrogram import SpectrogramSettings, render_clip_image
+from seesound.render import render_clip_image
+from seesound.spectrogram import SpectrogramSettings
 
 
 def test_batch_count_is_a_power_of_two_that_changes_only_when_the_collection_doubles():

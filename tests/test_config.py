@@ -40,12 +40,33 @@ def test_the_shipped_config_is_valid_and_complete():
         ({"train": {"model": "missing/nothere.pt"}}, "'train.model': 'missing/nothere.pt' is not a file"),
         ({"train": {"model": "yolov9000x-cls.yaml"}}, "'train.model': 'yolov9000x-cls.yaml' is neither a file nor an Ultralytics architecture"),
         ({"train": {"model": "resnet"}}, "'train.model': 'resnet' must be a .pt checkpoint or a .yaml architecture"),
+        # one analysis rate per model (issue 15)
+        ({"spectrogram": {"sample_rate": None}}, "'spectrogram.sample_rate': null no longer keeps each file's rate"),
+        ({"predict": {"model": "elsewhere/model.pt"}}, "'predict.model': 'elsewhere/model.pt' is not a file"),
+        ({"predict": {"model": "model.h5"}}, "'predict.model': 'model.h5' must be a seesound model file"),
+        ({"predict": {"engine": "onnx"}}, "'predict.engine': 'onnx' needs the ONNX export of the model: set train.export"),
+        ({"predict": {"class_thresholds": {"dog": 1.5}}}, "'predict.class_thresholds.dog': 1.5 is greater than the maximum of 1"),
+        # command-line habits get the right form (issue 16)
+        ({"epochs": 5}, "config key 'epochs' is unknown at the top level; it belongs to 'train': --config train='{epochs: 5}'"),
+        ({"train.epochs": 5}, "config key 'train.epochs': nested keys are not given with a dot; on the command line write --config train='{epochs: 5}'"),
+        ({"train": {"epochs": "5.5"}}, "'train.epochs': 5.5 is not of type 'integer'"),
     ],
 )
 def test_bad_values_are_rejected_naming_the_key(patch, message):
+    import re
+
     cfg = copy.deepcopy(patch)
-    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
+    with pytest.raises(ConfigError, match=re.escape(message)):
         validate_config(cfg)
+
+
+def test_the_old_name_of_the_tutorial_style_still_works_and_is_noted():
+    from seesound.config import config_notes
+
+    raw = {"spectrogram": {"style": "seed"}, "train": {"augment": {"time_shift": 0, "time_masks": 0, "freq_masks": 0,
+                                                                    "gain_db": 0, "mixup": 0}}}
+    assert validate_config(raw)["spectrogram"]["style"] == "tutorial"
+    assert "'seed' is now called 'tutorial'" in config_notes(raw)[0]
 
 
 def test_partial_sections_are_completed_from_defaults():

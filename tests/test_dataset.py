@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from conftest import make_class_folders, tone, write_wav_file
 
-from seesound.audio import read_wav
+from seesound.audio import read_audio
 from seesound.dataset import (
-    DEMO_CLASSES, DatasetError, check_problems, csv_clip_table, demo_clip_table, download_esc50, folder_clip_table,
-    synthesize_demo_clip, unlisted_audio,
+    DatasetError, check_problems, csv_clip_table, demo_clip_table, download_esc50, folder_clip_table, unlisted_audio,
 )
+from seesound.demo import DEMO_CLASSES, synthesize_demo_clip
 
 
 def test_folder_ids_are_unique_even_for_equal_file_names_in_two_classes(tmp_path):
@@ -97,7 +97,7 @@ def test_esc50_download_from_a_local_archive(tmp_path):
             z.write(f, f.relative_to(tmp_path / "src"))
     dest = tmp_path / "data" / "ESC-50"
     download_esc50(archive.as_uri(), dest)
-    assert (dest / "meta" / "esc50.csv").is_file() and read_wav(dest / "audio" / "1-100-A-0.wav")[1] == 16000
+    assert (dest / "meta" / "esc50.csv").is_file() and read_audio(dest / "audio" / "1-100-A-0.wav")[1] == 16000
 
 
 def test_esc50_download_failure_says_how_to_use_a_local_copy(tmp_path):

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from conftest import TINY_SPECTROGRAM, TINY_TRAIN, encode_wav, run_snakemake, tone, write_config, write_wav_file
 
-from seesound.audio import BadAudioError, read_wav
+from seesound.audio import BadAudioError, read_audio
 from seesound.model import ModelError, load_classifier
 
 GOOD_NAMES = ["plain.wav", "with spaces.wav", "ünïcödé ñame.wav", "several.dots.in.name.wav", "UPPER.WAV"]
@@ -71,7 +71,7 @@ def test_compressed_codecs_in_a_wav_container_are_named(tmp_path, tag, name):
     data[20:22] = struct.pack("<H", tag)
     (tmp_path / "c.wav").write_bytes(bytes(data))
     with pytest.raises(BadAudioError, match=f"unsupported WAV codec \\({name}\\)"):
-        read_wav(tmp_path / "c.wav")
+        read_audio(tmp_path / "c.wav")
 
 
 def test_a_pt_file_that_is_not_a_checkpoint_is_a_clear_error(tmp_path):
@@ -106,22 +106,21 @@ def write_long_wav(path, seconds, rate):
 
 
 def test_an_hour_long_recording_is_classified_in_bounded_memory(tmp_path):
-    from seesound.model import configure_ultralytics_offline
-    from seesound.prediction import predict_file
+    from seesound.model import Classifier, ModelCard, write_untrained_model
+    from seesound.prediction import PredictSettings, classify_recording
     from seesound.spectrogram import SpectrogramSettings
 
-    configure_ultralytics_offline()
-    from ultralytics import YOLO
-
-    model = YOLO("yolov8n-cls.yaml")
-    settings = SpectrogramSettings(n_fft=256, hop_length=128, n_mels=32, image_size=32)
-    predict_file(model, write_wav_file(tmp_path / "warm.wav", tone(), 8000), settings, 10.0, 10.0, 32, 64, "cpu")
+    spec = SpectrogramSettings(n_fft=256, hop_length=128, n_mels=32, image_size=32, sample_rate=8000)
+    write_untrained_model(tmp_path / "m.pt", ModelCard(["a", "b"], spec.as_dict(), 10.0, 32, 2, "test"))
+    classifier = Classifier(tmp_path / "m.pt")
+    settings = PredictSettings(hop_s=10.0, batch=64)
+    classify_recording(classifier, write_wav_file(tmp_path / "warm.wav", tone(), 8000), settings)
 
     def peak_memory(seconds):
         path = tmp_path / f"{seconds}.wav"
         write_long_wav(path, seconds, 8000)
         tracemalloc.start()
-        windows, probs = predict_file(model, path, settings, window_s=10.0, hop_s=10.0, imgsz=32, batch=64, device="cpu")
+        windows, probs, duration = classify_recording(classifier, path, settings)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         path.unlink()

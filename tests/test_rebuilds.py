@@ -16,9 +16,11 @@ from conftest import (
     planned_jobs, run_snakemake, snakemake_cmd, tone, write_config, write_wav_file,
 )
 
-from seesound.spectrogram import SpectrogramSettings, render_clip_image
+from seesound.render import render_clip_image
+from seesound.spectrogram import SpectrogramSettings
 
-DOWNSTREAM_OF_MODEL = {"train", "install_model", "evaluate", "predict", "run_info", "all"}
+PREDICTION = {"predict_recording", "gather_predictions"}
+DOWNSTREAM_OF_MODEL = {"train", "install_model", "evaluate", "run_info", "all"} | PREDICTION
 
 
 def images(work: Path) -> dict:
@@ -63,7 +65,7 @@ def test_3_changing_an_image_setting_rerenders_every_clip_and_everything_after(w
 
 def test_3_changing_top_k_reruns_only_prediction(work):
     edit_config(work, "predict", top_k=2)
-    assert set(planned_jobs(work)) == {"predict", "run_info", "all"}
+    assert set(planned_jobs(work)) == PREDICTION | {"run_info", "all"}
     run_snakemake(work, "--cores", "2")
     assert "label_2" in pd.read_csv(work / "results" / "predictions.csv") and "label_3" not in pd.read_csv(work / "results" / "predictions.csv")
 
@@ -71,7 +73,7 @@ def test_3_changing_top_k_reruns_only_prediction(work):
 def test_3_choosing_the_best_epoch_instead_of_the_last_reevaluates_without_retraining(work):
     model_before = fingerprints(work / "results" / "model")
     edit_config(work, "train", checkpoint="best")
-    assert set(planned_jobs(work)) == {"evaluate", "predict", "run_info", "all"}
+    assert set(planned_jobs(work)) == {"evaluate", "run_info", "all"} | PREDICTION
     run_snakemake(work, "--cores", "2", "evaluate")
     assert fingerprints(work / "results" / "model") == model_before
     assert json.loads((work / "results" / "metrics.json").read_text())["settings"]["train"]["checkpoint"] == "best"

@@ -220,7 +220,8 @@ def test_5_a_training_that_fails_leaves_the_model_and_its_metrics_in_place(work)
     assert (work / "results" / "metrics.json").read_bytes() == metrics
     assert not (work / "results" / "model" / "trained" / "last.pt").exists()
     edit_config(work, "train", model="yolov8n-cls.yaml")  # back to the model that is installed: nothing to redo
-    assert set(planned_jobs(work)) <= {"train", "install_model", "evaluate", "predict", "run_info", "all"}
+    assert set(planned_jobs(work)) <= {"train", "install_model", "evaluate", "predict_recording", "gather_predictions",
+                                       "run_info", "all"}
 
 
 # --- 6. interruptions -------------------------------------------------------------------------------------
@@ -394,16 +395,19 @@ def test_8_bad_config_values_are_refused_at_start_up_naming_the_key(work, overri
     refused(work, "--cores", "2", "--config", override, expect=sentence)
 
 
-def test_8_fmin_above_a_files_nyquist_is_that_files_bad_audio(tmp_path):
+def test_8_a_clip_at_another_rate_is_resampled_to_the_analysis_rate_not_refused(tmp_path):
     data = make_class_folders(tmp_path / "data", per_class=4, rate=16000)
-    write_wav_file(data / "low" / "phone.wav", tone(300, 0.5, 8000), 8000)  # Nyquist 4 kHz: nothing above fmin
-    write_config(tmp_path, {"dataset": {"kind": "folder", "path": "data", "on_bad_audio": "skip"},
-                            "spectrogram": TINY_SPECTROGRAM | {"fmin": 5000.0}, "split": TINY_SPLIT})
-    run_snakemake(tmp_path, "--cores", "2", "split")  # the rate is not known before the file is read
-    bad = pd.read_csv(tmp_path / "results" / "bad_audio.csv")
-    assert list(bad.clip_id) == ["low/phone"] and "its sample rate (8000 Hz) has no frequencies above 5000 Hz" in bad.reason[0]
-    edit_config(tmp_path, "dataset", on_bad_audio="fail")
-    refused(tmp_path, "--cores", "2", "split", expect="phone.wav: its sample rate (8000 Hz) has no frequencies above 5000 Hz")
+    write_wav_file(data / "low" / "phone.wav", tone(300, 0.5, 8000), 8000)  # a phone's 8 kHz among 16 kHz clips
+    write_config(tmp_path, {"dataset": {"kind": "folder", "path": "data"}, "spectrogram": TINY_SPECTROGRAM,
+                            "split": TINY_SPLIT})
+    run_snakemake(tmp_path, "--cores", "2", "split")
+    assert pd.read_csv(tmp_path / "results" / "bad_audio.csv").empty
+    summary = json.loads((tmp_path / "results" / "split_summary.json").read_text())
+    assert summary["sample_rates"] == {"8000": 1, "16000": 12}  # as recorded; every image is made at 16 kHz
+    from seesound.render import load_clip
+    from seesound.spectrogram import SpectrogramSettings
+
+    assert len(load_clip(data / "low" / "phone.wav", SpectrogramSettings.from_config(TINY_SPECTROGRAM))) == 8000
 
 
 @pytest.mark.parametrize("content, sentence", [  # every case: tests/test_dataset.py

@@ -40,7 +40,7 @@ def test_prediction_covers_a_long_file_with_sliding_windows(demo_run):
     pred = pd.read_csv(demo_run / "results" / "predictions.csv")
     assert list(pred.start_s) == [0.0, 0.5, 1.0, 1.5, 2.0]  # 3 s file, 1 s windows (the clips' length), 0.5 s hop
     assert pred.end_s.iloc[-1] == 3.0
-    assert {"label_1", "prob_1", "label_5", "prob_5", "file_label", "file_prob"} <= set(pred.columns)
+    assert {"label", "level_dbfs", "label_1", "prob_1", "label_5", "prob_5"} <= set(pred.columns)
     probs = pred[[c for c in pred.columns if c.startswith("p_")]].to_numpy()
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-4)
     assert (pred.prob_1 >= pred.prob_2).all()

@@ -1,7 +1,8 @@
 """Audio-aware training augmentation: on the spectrogram's dB levels, never on the coloured pixels.
 
 The images are the clip's normalised dB levels (0 = `top_db` below the peak, 1 = the peak) looked up in a
-256-colour table, so a lossless image gives the levels back exactly (`levels_from_rgb`). Training
+256-colour table: seesound's palette PNGs store the levels themselves, and other lossless images give them
+back through the table (`levels_from_rgb`). Training
 recovers them, shifts and masks them in time and frequency, offsets them in dB, mixes two clips' powers,
 and colours the result again with the same table. Ultralytics' image transforms run after that as usual.
 
@@ -129,6 +130,8 @@ def audio_augmented_dataset(aug: AudioAugment, colormap: str, top_db: float, see
     from PIL import Image
     from ultralytics.data.dataset import ClassificationDataset
 
+    from .render import read_levels
+
     class AudioAugmentedDataset(ClassificationDataset):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
@@ -142,8 +145,7 @@ def audio_augmented_dataset(aug: AudioAugment, colormap: str, top_db: float, see
             # keep the levels (1 byte a pixel) in each worker, up to a memory budget
             levels = self.cached_levels.get(i)
             if levels is None:
-                bgr = self.imread(self.samples[i][0])
-                levels = levels_from_rgb(np.ascontiguousarray(bgr[..., ::-1]), colormap)
+                levels = read_levels(self.samples[i][0], colormap)  # exact from seesound's palette PNGs
                 if self.cached_bytes + levels.nbytes <= LEVELS_CACHE_BYTES:
                     self.cached_levels[i] = levels
                     self.cached_bytes += levels.nbytes

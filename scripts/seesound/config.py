@@ -33,8 +33,28 @@ def _fill_defaults(config: dict, schema: dict) -> None:
             _fill_defaults(config[key], sub)
 
 
-def _sentence(error) -> str:
+def _nested_key_hint(unknown: str, value, schema: dict) -> str | None:
+    """`--config epochs=5` or `--config train.epochs=5`: say how a nested key is given on the command line."""
+    sections = {name: sub.get("properties", {}) for name, sub in schema.get("properties", {}).items()
+                if sub.get("type") == "object"}
+    section, _, sub = unknown.partition(".")
+    if sub and section in sections and sub in sections[section]:
+        return (f"config key {unknown!r}: nested keys are not given with a dot; on the command line write "
+                f"--config {section}='{{{sub}: {value}}}' (or put them in a --configfile)")
+    owners = [name for name, keys in sections.items() if unknown in keys]
+    if owners:
+        return (f"config key {unknown!r} is unknown at the top level; it belongs to {' and '.join(map(repr, owners))}: "
+                f"--config {owners[0]}='{{{unknown}: {value}}}'")
+    return None
+
+
+def _sentence(error, schema: dict) -> str:
     key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+    if error.validator == "additionalProperties" and not error.absolute_path:
+        for unknown in sorted(set(error.instance) - set(error.schema.get("properties", {}))):
+            hint = _nested_key_hint(unknown, error.instance[unknown], schema)
+            if hint:
+                return hint
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         unknown = sorted(set(error.instance) - set(allowed))
@@ -69,6 +89,8 @@ def _coerce_strings(value, schema: dict):
         return value
     if "enum" in schema:
         return parsed if parsed in schema["enum"] else value
+    if isinstance(parsed, (int, float)) and not isinstance(parsed, bool) and {"integer", "number"} & set(types):
+        return parsed  # 5.5 where an integer is wanted is reported as the number it is, not as '5.5'
     if any(isinstance(parsed, _JSON_TYPES[t]) and not (t in ("integer", "number") and isinstance(parsed, bool)) for t in types):
         return _coerce_strings(parsed, schema)
     return value
@@ -83,8 +105,10 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if errors:
-        raise ConfigError(_sentence(jsonschema.exceptions.best_match(errors)))
+        raise ConfigError(_sentence(jsonschema.exceptions.best_match(errors), schema))
     _fill_defaults(config, schema)
+    if config["spectrogram"]["style"] == "seed":  # the old name of the tutorial's rendering (config_notes says so)
+        config["spectrogram"]["style"] = "tutorial"
     _check_relations(config)
     return _in_schema_order(config, schema)
 
@@ -99,23 +123,16 @@ def _in_schema_order(config, schema: dict):
     return {k: _in_schema_order(config[k], props.get(k, {})) for k in order}
 
 
-def analysis_rate(spec: dict, dataset: dict) -> int | None:
-    """The sample rate every clip is analysed at, where it is known before reading any file."""
-    if spec["sample_rate"] is not None:
-        return spec["sample_rate"]
-    return dataset["demo"]["sample_rate"] if dataset["kind"] == "demo" else None
-
-
-def _check_frequency_range(spec: dict, dataset: dict) -> None:
+def _check_frequency_range(spec: dict) -> None:
     from .spectrogram import LOG_SCALE_FLOOR_HZ
 
-    rate = analysis_rate(spec, dataset)
-    if rate is not None and spec["fmin"] >= rate / 2:
+    rate = spec["sample_rate"]
+    if spec["fmin"] >= rate / 2:
         raise ConfigError(f"config key 'spectrogram.fmin': {spec['fmin']:g} Hz is not below the Nyquist frequency "
-                          f"({rate / 2:g} Hz) of the {rate} Hz audio; every image would be blank")
-    tops = [x for x in (spec["fmax"], rate / 2 if rate else None) if x is not None]
-    top = min(tops) if tops else None
-    if spec["freq_scale"] == "log" and top is not None and top <= max(spec["fmin"], LOG_SCALE_FLOOR_HZ):
+                          f"({rate / 2:g} Hz) of the analysis rate spectrogram.sample_rate ({rate} Hz); every image "
+                          f"would be blank")
+    top = min(x for x in (spec["fmax"], rate / 2) if x is not None)
+    if spec["freq_scale"] == "log" and top <= max(spec["fmin"], LOG_SCALE_FLOOR_HZ):
         raise ConfigError(f"config key 'spectrogram.fmax': the log scale starts at {LOG_SCALE_FLOOR_HZ:g} Hz (or fmin) "
                           f"and needs a top frequency above it, not {top:g} Hz")
 
@@ -165,8 +182,19 @@ def _ultralytics_architecture(name: str) -> bool:
     return any(next(cfg.rglob(n), None) is not None for n in {name, unified})
 
 
+def config_notes(config: dict) -> list[str]:
+    """Deprecations in a user's (validated) config, said once at start-up."""
+    notes = []
+    if config.get("spectrogram", {}).get("style") == "seed":
+        notes.append("spectrogram.style 'seed' is now called 'tutorial' (the old name still works)")
+    return notes
+
+
 def _check_relations(config: dict) -> None:
     spec, split, dataset = config["spectrogram"], config["split"], config["dataset"]
+    if spec["sample_rate"] is None:
+        raise ConfigError("config key 'spectrogram.sample_rate': null no longer keeps each file's rate; every model "
+                          "has one analysis rate that all audio is resampled to: give it in Hz (default 16000)")
     if spec["hop_length"] > spec["n_fft"]:
         raise ConfigError(
             f"config key 'spectrogram.hop_length': {spec['hop_length']} is larger than spectrogram.n_fft "
@@ -175,7 +203,7 @@ def _check_relations(config: dict) -> None:
     if spec["fmax"] is not None and spec["fmax"] <= spec["fmin"]:
         raise ConfigError(f"config key 'spectrogram.fmax': {spec['fmax']:g} Hz must be larger than spectrogram.fmin "
                           f"({spec['fmin']:g} Hz)")
-    _check_frequency_range(spec, dataset)
+    _check_frequency_range(spec)
     _check_colormap(spec["colormap"])
     if split["test_ratio"] + split["val_ratio"] >= 1:
         raise ConfigError("config keys 'split.test_ratio' + 'split.val_ratio' must add up to less than 1")
@@ -188,11 +216,18 @@ def _check_relations(config: dict) -> None:
         raise ConfigError(f"config key 'train.model': {config['train']['model']!r} {problem}")
     augment = config["train"]["augment"]
     audio_augment = [k for k in ("time_shift", "time_masks", "freq_masks", "gain_db", "mixup") if augment[k]]
-    if audio_augment and spec["style"] != "direct":
+    if audio_augment and spec["style"] not in ("direct",):
         raise ConfigError(
             f"config key 'train.augment.{audio_augment[0]}': audio augmentation works on the spectrogram's levels, "
             f"which only spectrogram.style 'direct' images keep; set it to 0 or use style direct"
         )
-    if config["predict"]["hop_s"] is not None and config["predict"]["window_s"] is not None:
-        if config["predict"]["hop_s"] > config["predict"]["window_s"]:
-            raise ConfigError("config key 'predict.hop_s': must not be larger than predict.window_s")
+    predict = config["predict"]
+    if predict["hop_s"] is not None and predict["window_s"] is not None and predict["hop_s"] > predict["window_s"]:
+        raise ConfigError("config key 'predict.hop_s': must not be larger than predict.window_s")
+    if predict["model"] is not None:
+        if not predict["model"].endswith((".pt", ".onnx")):
+            raise ConfigError(f"config key 'predict.model': {predict['model']!r} must be a seesound model file (.pt or .onnx)")
+        if not Path(predict["model"]).is_file():
+            raise ConfigError(f"config key 'predict.model': {predict['model']!r} is not a file")
+    elif predict["engine"] == "onnx" and not config["train"]["export"]:
+        raise ConfigError("config key 'predict.engine': 'onnx' needs the ONNX export of the model: set train.export: true")

@@ -1,6 +1,6 @@
 """Which clips a run uses: the clip table for each `dataset.kind`, the demo recordings, the ESC-50 download.
 
-The clip table has one row per WAV: clip_id (unique: the relative path without its extension, escaped by
+The clip table has one row per audio file: clip_id (unique: the relative path without its extension, escaped by
 `names.clip_id_for` when it is not a safe wildcard value), audio (the file), label, fold (or NA), group
 (clips sharing a group never straddle two splits) and problem: empty for a usable file, else why the file
 cannot be used at all (a broken symbolic link, a name that is not UTF-8). `check_problems` stops the run
@@ -19,21 +19,17 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import pandas as pd
 
-from .audio import write_wav
+from .audio import AUDIO_EXTENSIONS, is_audio_file
+from .demo import DEMO_CLASSES
 from .names import clip_id_for, label_problem
 
 COLUMNS = ["clip_id", "label", "fold", "group", "audio", "problem"]
 MANIFEST_COLUMNS = COLUMNS + ["image"]  # the workflow adds where each clip's image goes (layout.image_path)
-DEMO_CLASSES = ["tone", "siren", "noise_burst", "click_train", "harmonic_call"]
 ESC50_DOWNLOAD_FOLDER = "downloads/ESC-50-master"  # below results_dir, when dataset.path is null
 
 
 class DatasetError(ValueError):
     pass
-
-
-def _is_wav(name: str) -> bool:
-    return name.lower().endswith(".wav") and not name.startswith(".")  # skip macOS '._x.wav' droppings
 
 
 def _check_unique(table: pd.DataFrame, source) -> None:
@@ -87,34 +83,46 @@ def walk_real_dirs(root):
 
 # --- folder -------------------------------------------------------------------------------------------
 def folder_clip_table(root) -> pd.DataFrame:
-    """`root/<class>/**/*.wav`: the class is the first folder below root."""
+    """`root/<class>/**/<audio files>`: the class is the first folder below root."""
     root = Path(root)
     if not root.is_dir():
-        raise DatasetError(f"dataset.path {str(root)!r} is not a folder (expected one sub-folder of WAVs per class)")
-    rows, loose = [], []
+        raise DatasetError(f"dataset.path {str(root)!r} is not a folder (expected one sub-folder of audio files per class)")
+    rows, loose, other = [], [], []
     for dirpath, filenames in walk_real_dirs(root):
         rel_dir = Path(dirpath).relative_to(root)
-        wavs = [n for n in filenames if _is_wav(n)]
+        audio = [n for n in filenames if is_audio_file(n)]
+        other += [str(rel_dir / n) for n in filenames if not n.startswith(".") and not is_audio_file(n)]
         if rel_dir == Path("."):
-            loose = wavs  # files directly in root have no class
+            loose = audio  # files directly in root have no class
             continue
         label = rel_dir.parts[0]
         problem = label_problem(label)
-        if problem and wavs:
+        if problem and audio:
             raise DatasetError(f"{shown(root / label)}: the folder name {shown(label)!r} cannot be a class name: {problem}")
-        for name in wavs:
+        for name in audio:
             rel = PurePosixPath(*rel_dir.parts, name)
             clip_id = clip_id_for(str(rel.with_suffix("")))
             path = str(Path(dirpath) / name)
             rows.append((clip_id, label, pd.NA, clip_id, path, file_problem(path)))
     table = pd.DataFrame(sorted(rows, key=lambda row: row[0]), columns=COLUMNS)
     if table.empty:
-        raise DatasetError(f"{root}: no WAV files found in its class sub-folders")
+        raise DatasetError(f"{root}: no audio files ({', '.join(AUDIO_EXTENSIONS)}) found in its class sub-folders")
     _check_unique(table, root)
+    warnings = []
     if loose:
-        table.attrs["warnings"] = [f"{len(loose)} WAV file(s) directly in {root} have no class folder and are not "
-                                   f"used (first: {shown(loose[0])})"]
+        warnings.append(f"{len(loose)} audio file(s) directly in {root} have no class folder and are not used "
+                        f"(first: {shown(loose[0])})")
+    if other:
+        warnings.append(not_audio_warning(other, root))
+    table.attrs["warnings"] = warnings
     return table
+
+
+def not_audio_warning(names, folder) -> str:
+    """Files in a data or input folder that are not audio seesound reads: said, never silently ignored."""
+    first = ", ".join(shown(n) for n in sorted(names)[:3])
+    return (f"{len(names)} file(s) in {folder} are not audio seesound reads ({', '.join(AUDIO_EXTENSIONS)}) and "
+            f"are not used (first: {first})")
 
 
 # --- csv / esc50 --------------------------------------------------------------------------------------
@@ -188,11 +196,11 @@ def read_csv_table(csv_path) -> pd.DataFrame:
 
 
 def unlisted_audio(table: pd.DataFrame, audio_dir) -> list[str]:
-    """WAV files in the audio folder that no CSV row names (reported, not used)."""
+    """Audio files in the audio folder that no CSV row names (reported, not used)."""
     listed = {os.path.normpath(p) for p in table["audio"]}
     found = []
-    for dirpath, _, filenames in os.walk(audio_dir):
-        found += [os.path.normpath(os.path.join(dirpath, n)) for n in filenames if _is_wav(n)]
+    for dirpath, filenames in walk_real_dirs(audio_dir):
+        found += [os.path.normpath(os.path.join(dirpath, n)) for n in filenames if is_audio_file(n)]
     return sorted(set(found) - listed)
 
 
@@ -245,59 +253,6 @@ def demo_clip_table(results_dir, clips_per_class: int, folds: int = 0) -> pd.Dat
             fold = i % folds + 1 if folds else pd.NA
             rows.append((clip_id, label, fold, clip_id, f"{results_dir}/demo/audio/{clip_id}.wav", ""))
     return pd.DataFrame(rows, columns=COLUMNS)
-
-
-def synthesize_demo_clip(label: str, index: int, duration_s: float, sample_rate: int, seed: int) -> np.ndarray:
-    """One demo recording: a sound event of class `label` with random pitch, timing, loudness and noise."""
-    rng = np.random.default_rng([seed, DEMO_CLASSES.index(label), index])
-    n = int(round(duration_s * sample_rate))
-    t = np.arange(n) / sample_rate
-    start = rng.uniform(0.0, 0.4) * duration_s
-    length = rng.uniform(0.35, 0.6) * duration_s
-    inside = (t >= start) & (t < start + length)
-    envelope = np.zeros(n)
-    ramp = np.clip(np.minimum(t - start, start + length - t) / 0.02, 0.0, 1.0)
-    envelope[inside] = ramp[inside]
-    nyquist = sample_rate / 2
-    if label == "tone":
-        f = rng.uniform(300, min(3000, 0.8 * nyquist))
-        event = np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi))
-    elif label == "siren":
-        f0, depth, rate = rng.uniform(500, min(1500, 0.4 * nyquist)), rng.uniform(200, 600), rng.uniform(0.5, 3.0)
-        freq = f0 + depth * np.sin(2 * np.pi * rate * t)
-        event = np.sin(2 * np.pi * np.cumsum(freq) / sample_rate)
-    elif label == "noise_burst":
-        bursts = np.zeros(n)
-        for _ in range(rng.integers(2, 6)):
-            b0 = rng.uniform(start, start + length)
-            bursts[(t >= b0) & (t < b0 + rng.uniform(0.05, 0.3))] = 1.0
-        event = rng.standard_normal(n) * bursts
-    elif label == "click_train":
-        period = int(sample_rate / rng.uniform(5, 40))
-        event = np.zeros(n)
-        event[::period] = 1.0
-        event = np.convolve(event, np.exp(-np.arange(64) / 6.0), mode="same") * 2.0
-    elif label == "harmonic_call":
-        f0 = rng.uniform(150, 600)
-        contour = f0 * (1 + 0.3 * np.sin(np.pi * np.clip((t - start) / length, 0, 1)))
-        phase = 2 * np.pi * np.cumsum(contour) / sample_rate
-        event = sum((0.7**k) * np.sin(k * phase) for k in range(1, 7) if k * f0 * 1.3 < nyquist)
-    else:
-        raise ValueError(f"unknown demo class {label!r}")
-    event = event / (np.max(np.abs(event)) + 1e-12) * envelope * rng.uniform(0.2, 0.9)
-    snr_db = rng.uniform(5, 25)
-    white = rng.standard_normal(n)
-    noise = white + 4.0 * np.convolve(white, np.ones(64) / 8.0, mode="same")  # hiss plus low-frequency rumble
-    noise *= np.sqrt(np.mean(event[inside] ** 2) + 1e-12) / (np.std(noise) + 1e-12) / 10 ** (snr_db / 20)
-    mix = event + noise
-    return (mix / max(1.0, np.abs(mix).max() / 0.95)).astype(np.float32)
-
-
-def write_demo_audio(wav_paths, labels, duration_s: float, sample_rate: int, seed: int) -> None:
-    """Write the demo recordings (one per path; the index is taken from the file name's number)."""
-    for path, label in zip(wav_paths, labels):
-        index = int(Path(path).stem.rsplit("_", 1)[1])
-        write_wav(path, synthesize_demo_clip(label, index, duration_s, sample_rate, seed), sample_rate)
 
 
 # --- the clip table of a config ---------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pandas as pd
 
 from .fileio import atomic_write_text
 from .metrics import classification_report, most_confused_pairs
-from .model import class_names, classify_rgb, load_classifier, resolve_device
+from .model import Classifier
 
 
 def load_rgb(path) -> np.ndarray:
@@ -19,31 +19,30 @@ def load_rgb(path) -> np.ndarray:
         return np.asarray(im.convert("RGB"))
 
 
-def evaluate_split(model, listing: pd.DataFrame, split: str, imgsz: int, batch: int, device: str):
-    names = class_names(model)
+def evaluate_split(classifier: Classifier, listing: pd.DataFrame, split: str, batch: int):
+    names = classifier.classes
     index = {n: i for i, n in enumerate(names)}
     rows = listing[listing["split"] == split]
     unknown = sorted(set(rows["label"]) - set(index))
     if unknown:
         raise ValueError(f"the model does not know the class(es) {unknown} found in the {split} split")
-    probs = classify_rgb(model, [load_rgb(p) for p in rows["image"]], imgsz, batch, device)
+    probs = classifier.probabilities([load_rgb(p) for p in rows["image"]], batch)
     truth = rows["label"].map(index).to_numpy(dtype=int)
     return rows, probs, truth
 
 
 def evaluate_model(weights_pt, listing_csv, metrics_json, predictions_csv, confusion_png, curves_png, results_csv,
-                   per_class_csv, confused_csv, misclassified_png, imgsz, batch, device, settings: dict) -> dict:
+                   per_class_csv, confused_csv, misclassified_png, batch, device, settings: dict) -> dict:
     """The evaluate rule: metrics.json, per-clip test predictions and the two evaluation plots."""
     from .plots import plot_confusion_matrix, plot_misclassified, plot_training_curves
 
-    device = resolve_device(device)
-    model = load_classifier(weights_pt)
-    names = class_names(model)
+    classifier = Classifier(weights_pt, device)  # its model card gives the classes and the input size
+    names = classifier.classes
     listing = pd.read_csv(listing_csv, dtype={"clip_id": str, "label": str})
     report = {"classes": names, "settings": settings}
     per_clip = []
     for split in ("val", "test"):
-        rows, probs, truth = evaluate_split(model, listing, split, imgsz, batch, device)
+        rows, probs, truth = evaluate_split(classifier, listing, split, batch)
         report[split] = classification_report(probs, truth, names)
         report[split]["most_confused"] = most_confused_pairs(report[split]["confusion_matrix"], names)
         predicted = probs.argmax(axis=1) if len(probs) else np.zeros(0, int)

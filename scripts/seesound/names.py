@@ -93,3 +93,14 @@ def flat_name(clip_id: str, ext: str) -> str:
     if len(flat.encode("utf-8")) > MAX_FLAT_BYTES:
         flat = _cut(flat, MAX_FLAT_BYTES - 10) + ESCAPE_MARK + short_hash(clip_id)
     return f"{flat}.{ext}"
+
+
+def recording_id_for(path: str) -> str:
+    """The id of a prediction input: its path as given (normalized, '/'-separated, extension kept, so
+    `x.wav` and `x.flac` stay apart), escaped like a clip id when it is not safe. Ids keep the folders,
+    so `x_y/z.wav` and `x/y_z.wav` never collide; an absolute path or one through `..` is escaped and gets
+    the hash of the original path, which keeps it unique."""
+    import posixpath
+
+    normalized = posixpath.normpath(str(path).replace("\\", "/"))
+    return clip_id_for(normalized)

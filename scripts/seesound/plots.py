@@ -96,38 +96,37 @@ def plot_training_curves(results_csv, path) -> None:
 
 
 def plot_example_spectrograms(examples, settings, path) -> None:
-    """One spectrogram per class on axes in seconds and Hz with a dB colour bar (the tutorial's view).
+    """One spectrogram per class on axes in seconds and Hz, on one shared dB colour range (the tutorial's view).
 
-    `examples` is a list of (label, samples, sample_rate); the values are those the training image shows.
+    `examples` is a list of (label, samples at the analysis rate); the values are those the training image
+    shows before each clip's own normalisation (peak = top of the colormap), so the shared colour bar
+    compares loudness across classes.
     """
-    from .spectrogram import band_frequencies, fit_duration, spectrogram_db
+    from .spectrogram import fit_duration, frequency_ticks, spectrogram_db
 
     plt = _pyplot()
     n = len(examples)
     cols = min(n, 3)
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.4 * rows), squeeze=False)
+    dbs = [spectrogram_db(fit_duration(x, settings.sample_rate, settings.duration_s), settings) for _, x in examples]
+    top = max(float(db.max()) for db in dbs)
+    low = max(top - settings.top_db, 0.0)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.4 * rows), squeeze=False, layout="constrained")
     for ax in axes.flat[n:]:
         ax.axis("off")
-    for ax, (label, samples, rate) in zip(axes.flat, examples):
-        samples = fit_duration(samples, rate, settings.duration_s)
-        db = spectrogram_db(samples, rate, settings)
-        low = max(float(db.max()) - settings.top_db, 0.0)
-        freqs = band_frequencies(settings, rate)
-        if settings.freq_scale == "linear" and (settings.fmin > 0 or settings.fmax is not None):
-            freqs = freqs[(freqs >= settings.fmin) & (freqs <= (settings.fmax or np.inf))]
-        times = np.arange(db.shape[1]) * settings.hop_length / rate
-        mesh = ax.pcolormesh(times, freqs, db, shading="nearest", cmap=settings.colormap, vmin=low, vmax=low + settings.top_db)
-        if settings.freq_scale == "log":
-            ax.set_yscale("log")
-        elif settings.freq_scale == "mel":
-            ax.set_yscale("symlog", linthresh=1000)  # mel is linear below 1 kHz, logarithmic above
+    mesh = None
+    for ax, (label, _), db in zip(axes.flat, examples, dbs):
+        seconds = db.shape[1] * settings.hop_length / settings.sample_rate
+        mesh = ax.imshow(db, origin="lower", aspect="auto", cmap=settings.colormap, vmin=low, vmax=top,
+                         extent=(0, seconds, -0.5, db.shape[0] - 0.5), interpolation="nearest")
+        positions, labels = frequency_ticks(settings, db.shape[0])
+        ax.set_yticks(positions, labels)
         ax.set_title(label)
         ax.set_xlabel("time (s)")
         ax.set_ylabel("frequency (Hz)")
-        fig.colorbar(mesh, ax=ax, label="dB re 1e-5")
-    fig.suptitle(f"{settings.freq_scale} spectrogram, n_fft {settings.n_fft}, hop {settings.hop_length}, top_db {settings.top_db:g}")
-    fig.tight_layout()
+    fig.colorbar(mesh, ax=axes.ravel().tolist(), label="level (dB re amplitude 1e-5, one range for all panels)")
+    fig.suptitle(f"{settings.freq_scale} spectrogram at {settings.sample_rate / 1000:g} kHz, n_fft {settings.n_fft}, "
+                 f"hop {settings.hop_length}; colour range {settings.top_db:g} dB below the loudest example")
     _save(fig, path)
 
 
@@ -135,14 +134,12 @@ def plot_examples_from_listing(listing_csv, path, settings: dict) -> None:
     """The plot_examples rule: the first training clip of each class (in clip-id order)."""
     import pandas as pd
 
-    from .spectrogram import SpectrogramSettings, load_clip
+    from .render import load_clip
+    from .spectrogram import SpectrogramSettings
 
     spec = SpectrogramSettings(**settings)
     listing = pd.read_csv(listing_csv, dtype={"clip_id": str, "label": str}).sort_values("clip_id")
-    examples = []
-    for label, rows in listing.groupby("label", sort=True):
-        samples, rate = load_clip(rows["audio"].iloc[0], spec)
-        examples.append((label, samples, rate))
+    examples = [(label, load_clip(rows["audio"].iloc[0], spec)) for label, rows in listing.groupby("label", sort=True)]
     plot_example_spectrograms(examples, spec, path)
 
 
@@ -200,39 +197,66 @@ def plot_misclassified(predictions_csv, path, split: str = "test", limit: int = 
     _save(fig, path)
 
 
-def plot_prediction_timelines(predictions_csv, out_dir) -> list:
-    """One plot per input file longer than one window: class probabilities against time."""
-    import re
+def timeline_file_names(recording_ids) -> dict:
+    """recording id -> a flat file name for its timeline plot (folders become `__`; unique: a name two ids
+    would share gets each id's hash)."""
+    from collections import Counter
+
+    from .names import flat_name, short_hash
+
+    flat = {rid: flat_name(rid, "png") for rid in recording_ids}
+    shared = {name for name, n in Counter(flat.values()).items() if n > 1}
+    return {rid: f"{name[:-4]}~{short_hash(rid)}.png" if name in shared else name for rid, name in flat.items()}
+
+
+def plot_prediction_timelines(summaries, window_csvs, out_dir, model_path, settings) -> list:
+    """One plot per recording longer than one window: its spectrogram above the class probabilities over
+    time, the confidence threshold as a line and the detections shaded. `settings` None: no plots."""
     from pathlib import Path
 
     import pandas as pd
 
-    from .names import MAX_FLAT_BYTES, short_hash
+    from .model import read_card
+    from .prediction import recording_overview
     from .safety import mark_directory
+    from .spectrogram import frequency_ticks
 
     plt = _pyplot()
     out_dir = Path(out_dir)
     mark_directory(out_dir)
-    df = pd.read_csv(predictions_csv)
-    classes = [c for c in df.columns if c.startswith("p_")]
+    long = [(s, csv) for s, csv in zip(summaries, window_csvs) if s["status"] == "ok" and s["windows"] >= 2]
+    if settings is None or not long:
+        return []
+    spec = read_card(model_path).settings()
+    file_names = timeline_file_names([s["recording"] for s, _ in long])
     written = []
-    for file, rows in df.groupby("file", sort=True):
-        if len(rows) < 2:
-            continue
+    for summary, csv in long:
+        rows = pd.read_csv(csv, keep_default_na=False)
+        classes = [c[2:] for c in rows.columns if c.startswith("p_")]
+        shown = sorted(classes, key=lambda c: -rows[f"p_{c}"].max())[:6]  # the classes that ever score highest
         centres = (rows["start_s"] + rows["end_s"]) / 2
-        fig, ax = plt.subplots(figsize=(10, 3.5))
-        for c in classes:
-            ax.plot(centres, rows[c], marker=".", label=c[2:])
-        ax.set_xlabel("time (s, window centre)")
-        ax.set_ylabel("probability")
-        ax.set_ylim(0, 1.02)
-        ax.set_title(f"{file}: {rows['file_label'].iloc[0]} ({rows['file_prob'].iloc[0]:.2f})", fontsize=9)
-        ax.legend(fontsize=7, ncol=min(5, len(classes)), loc="upper right")
-        fig.tight_layout()
-        name = re.sub(r"[^A-Za-z0-9._-]+", "_", file).strip("_")
-        if len(name) > MAX_FLAT_BYTES:
-            name = name[-MAX_FLAT_BYTES:] + "~" + short_hash(file)
-        name += ".png"
-        _save(fig, out_dir / name)
-        written.append(out_dir / name)
+        db, times = recording_overview(summary["file"], spec)
+        fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 5.5), sharex=True, height_ratios=(1, 1.2), layout="constrained")
+        peak = float(db.max())
+        step = times[1] - times[0] if len(times) > 1 else summary["duration_s"]
+        top.imshow(db, origin="lower", aspect="auto", cmap=spec.colormap, vmin=max(peak - spec.top_db, 0), vmax=peak,
+                   extent=(times[0] - step / 2, times[-1] + step / 2, -0.5, db.shape[0] - 0.5), interpolation="nearest")
+        positions, labels = frequency_ticks(spec, db.shape[0], count=5)
+        top.set_yticks(positions, labels)
+        top.set_ylabel("frequency (Hz)")
+        for c in shown:
+            bottom.plot(centres, rows[f"p_{c}"], marker="." if len(rows) < 200 else None, lw=1, label=c)
+        bottom.axhline(settings.min_confidence, color="black", ls="--", lw=1, label=f"threshold {settings.min_confidence:g}")
+        for d in summary["detections"]:
+            bottom.axvspan(d["start_s"], d["end_s"], color="grey", alpha=0.15, lw=0)
+        bottom.set_xlim(0, summary["duration_s"])
+        bottom.set_ylim(0, 1.02)
+        bottom.set_xlabel("time (s); shaded: detections")
+        bottom.set_ylabel("probability")
+        bottom.legend(fontsize=7, ncol=min(7, len(shown) + 1), loc="upper right")
+        heard = ", ".join(f"{r['label']} {r['detected_s']:g} s" for r in summary["labels"][:4]) or "no confident label"
+        fig.suptitle(f"{Path(summary['file']).name}: {summary['duration_s']:g} s; {heard}", fontsize=10)
+        path = out_dir / file_names[summary["recording"]]
+        _save(fig, path)
+        written.append(path)
     return written

@@ -36,6 +36,18 @@ def output_to_log(log_path):
             os.close(saved[1])
 
 
+def file_logger(log_path):
+    """A print-like function appending lines to `log_path`: for `run:` jobs, which share Snakemake's process
+    and so must not redirect its standard streams (output_to_log is for `script:` jobs)."""
+    os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
+
+    def log(message: str) -> None:
+        with open(log_path, "a", encoding="utf-8") as f:
+            f.write(f"{message}\n")
+
+    return log
+
+
 def log_path_of(snakemake) -> str | None:
     return snakemake.log[0] if len(snakemake.log) else None
 

@@ -156,12 +156,12 @@ def write_dataset_folder(listing: pd.DataFrame, classes, dataset_dir) -> None:
 
 
 def audio_summary(audio_paths) -> dict:
-    """Durations and sample rates of the clips, from their WAV headers (no samples are read)."""
+    """Durations and (native) sample rates of the clips, from their headers (no samples are read)."""
     import numpy as np
 
-    from .audio import read_wav_info
+    from .audio import read_audio_info
 
-    infos = [read_wav_info(p) for p in audio_paths]
+    infos = [read_audio_info(p) for p in audio_paths]
     durations = np.array([i.duration_s for i in infos])
     rates = pd.Series([i.sample_rate for i in infos]).value_counts().sort_index()
     return {
@@ -187,7 +187,7 @@ def image_time_span(image_paths) -> dict:
 def leave_out_bad_audio(table: pd.DataFrame, bad_audio_csv, log) -> pd.DataFrame:
     """Drop clips that could not be used (a problem found at start-up, or an image that is a bad-audio
     placeholder) and list them, with the reason, in bad_audio_csv."""
-    from .spectrogram import bad_audio_reason
+    from .render import bad_audio_reason
 
     reasons = [problem or bad_audio_reason(image) for problem, image in zip(table["problem"], table["image"])]
     is_bad = [r is not None and r != "" for r in reasons]

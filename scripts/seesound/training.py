@@ -152,15 +152,17 @@ def _install(src: Path, dest) -> None:
     atomic_write_bytes(dest, src.read_bytes())
 
 
-def train_classifier(dataset_dir, listing_csv, checkpoints_dir, best_pt, last_pt, results_csv, model, epochs, imgsz,
-                     batch, device, patience, seed, workers, threads, optimizer, lr0, resume, augment, colormap="jet",
-                     top_db=80.0) -> Path:
-    """Train on `dataset_dir/{train,val}`; leave the final weights and the per-epoch table at the outputs.
+def train_classifier(dataset_dir, listing_csv, summary_json, checkpoints_dir, outputs: dict, model, epochs, imgsz,
+                     batch, device, patience, seed, workers, threads, optimizer, lr0, resume, augment,
+                     spectrogram: dict, export: bool = False) -> Path:
+    """Train on `dataset_dir/{train,val}`; leave the weights (with their model card) and the per-epoch table
+    at `outputs` (keys best, last, results_csv, card, and best_onnx/last_onnx when `export`).
 
     Ultralytics works in `checkpoints_dir`, which is no declared output, so Snakemake never deletes it:
     after an interruption, `resume` continues from its last completed epoch when the settings and the
     split are the same as when it started (anything else trains from epoch 1).
     """
+    colormap, top_db = spectrogram["colormap"], spectrogram["top_db"]
     settings = {"model": model, "epochs": epochs, "imgsz": imgsz, "batch": batch, "device": device,
                 "patience": patience, "seed": seed, "workers": workers, "optimizer": optimizer, "lr0": lr0,
                 "augment": augment, "colormap": colormap, "top_db": top_db}
@@ -231,14 +233,64 @@ def train_classifier(dataset_dir, listing_csv, checkpoints_dir, best_pt, last_pt
                 raise ModelError(f"training finished without writing {weights}")
         _write_state(checkpoints_dir, fingerprint, finished=True)
         print(f"[seesound] training took {time.time() - start:.1f} s on device {device}", flush=True)
-    check_classes(work_last, listing_csv)
-    _install(work_best, best_pt)
-    _install(work_last, last_pt)
-    _install(checkpoints_dir / "results.csv", results_csv)
-    return Path(last_pt)
+    classes = check_classes(work_last, listing_csv)
+    card = training_card(classes, spectrogram, summary_json, imgsz, model, epochs)
+    from .fileio import atomic_write_text
+    from .model import write_card_into_checkpoint
+
+    write_card_into_checkpoint(work_best, outputs["best"], card)
+    write_card_into_checkpoint(work_last, outputs["last"], card)
+    _install(checkpoints_dir / "results.csv", outputs["results_csv"])
+    atomic_write_text(outputs["card"], card.to_json() + "\n")
+    if export:
+        for which in ("best", "last"):
+            export_onnx(outputs[which], outputs[f"{which}_onnx"], card, imgsz)
+    return Path(outputs["last"])
 
 
-def check_classes(weights_pt, listing_csv) -> None:
+def effective_imgsz(imgsz: int, stride: int = 32) -> int:
+    """The input size Ultralytics really trains at: it rounds imgsz up to a multiple of the model's stride
+    (32), so a 48 px image is seen at 64 px (ultralytics.utils.checks.check_imgsz)."""
+    return max(-(-int(imgsz) // stride) * stride, stride)
+
+
+def training_card(classes, spectrogram: dict, summary_json, imgsz: int, model: str, epochs: int):
+    """The model card: what prediction needs to render windows exactly like the training clips."""
+    import json
+    import time as clock
+
+    from .model import card_from_training
+
+    imgsz = effective_imgsz(imgsz)
+    summary = json.loads(Path(summary_json).read_text())
+    window_s = spectrogram["duration_s"] or summary["median_duration_s"]
+    trained = {"model": model, "epochs": epochs, "clips": summary.get("clips_per_split", {}),
+               "date": clock.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    return card_from_training(classes, spectrogram, window_s, imgsz, trained)
+
+
+def export_onnx(weights_pt, onnx_path, card, imgsz: int) -> None:
+    """Ultralytics' ONNX exporter (dynamic batch), then the model card into the file's metadata."""
+    import shutil
+    import tempfile
+
+    import onnx
+
+    from .fileio import atomic_write_bytes
+    from .model import CARD_KEY
+
+    with tempfile.TemporaryDirectory(dir=Path(onnx_path).parent, prefix=".export-") as tmp:
+        copy = Path(tmp) / "model.pt"
+        shutil.copyfile(weights_pt, copy)
+        exported = load_classifier(copy).export(format="onnx", imgsz=imgsz, dynamic=True, simplify=False, device="cpu",
+                                                verbose=False)
+        graph = onnx.load(exported)
+        entry = next((p for p in graph.metadata_props if p.key == CARD_KEY), None) or graph.metadata_props.add()
+        entry.key, entry.value = CARD_KEY, card.to_json()
+        atomic_write_bytes(onnx_path, graph.SerializeToString())
+
+
+def check_classes(weights_pt, listing_csv) -> list[str]:
     """The model's classes are the split's classes, in the same order (the metrics rely on it)."""
     import pandas as pd
 
@@ -248,6 +300,7 @@ def check_classes(weights_pt, listing_csv) -> None:
     found = class_names(load_classifier(weights_pt))
     if found != expected:
         raise ModelError(f"the trained model's classes {found} are not the split's classes {expected}")
+    return found
 
 
 def install_model(trained: dict, installed: dict) -> None:
