@@ -5,7 +5,8 @@ Measures, in one run on one machine, `snakemake --cores N predict` with a defaul
 224 px, 5 classes, 5 s windows every 2.5 s, 16 kHz; untrained weights: speed does not depend on their values):
   (a) one recording of 10 min, 1 h and 4 h: wall time (Snakemake start-up, DAG and model load included),
       x real time, and the peak RSS of the Snakemake process, which runs the prediction jobs itself;
-  (b) the 1 h recording with the ONNX export (onnxruntime) instead of PyTorch;
+  (b) the 1 h recording with the ONNX export (onnxruntime) instead of PyTorch, and with windows that do not
+      overlap (hop = window: half the windows);
   (c) a folder of 1000 five-second files against the same audio as one file, one job per recording and
       `predict.recordings_per_job` recordings per job;
   (d) the start-up alone (`snakemake -n predict`), to tell Snakemake's fixed cost from the work.
@@ -125,6 +126,8 @@ def main():
         if "b" in args.parts and 3600 in long_files:
             wall, rss = run(tmp / "work_onnx", onnx, str(long_files[3600]), args.cores)
             record("(b) one 60-min recording, ONNX (onnxruntime)", wall, 3600, rss)
+            wall, rss = run(tmp / "work_hop", pt, str(long_files[3600]), args.cores, ", hop_s: 5.0")
+            record("(b) one 60-min recording, torch, windows without overlap", wall, 3600, rss, "predict.hop_s: 5")
         if "c" in args.parts:
             folder = tmp / "folder"
             rng = np.random.default_rng(1)

@@ -166,35 +166,79 @@ def level_dbfs(samples: np.ndarray) -> float:
     return 20.0 * np.log10(rms) if rms > 0 else float("-inf")
 
 
-def classify_recording(classifier, path, settings: PredictSettings):
-    """(window table with start_s, end_s, level_dbfs; probabilities (windows, classes); duration_s).
-
-    Windows are rendered as they are read and classified `settings.batch` images at a time.
-    """
+def rendered_windows(classifier, path, settings: PredictSettings):
+    """Yield (start frame, level in dBFS, RGB image) of each window, rendered like a training clip with the
+    model card's settings; returns (StopIteration.value) the recording's duration and its analysis rate."""
     spec = classifier.card.settings()
     window_s, hop_s = settings.windows_for(classifier.card.window_s)
-    rate = spec.sample_rate
     window_spec = SpectrogramSettings(**{**spec.as_dict(), "duration_s": window_s})
-    starts, levels, probs, images = [], [], [], []
-    windows = analysis_windows(path, rate, window_s, hop_s)
+    windows = analysis_windows(path, spec.sample_rate, window_s, hop_s)
     while True:
         try:
             start, samples = next(windows)
         except StopIteration as end:
-            duration_s = end.value
+            return end.value, spec.sample_rate
+        yield start, level_dbfs(samples), render_rgb(samples, window_spec)
+
+
+class WindowBatcher:
+    """Classifies windows `batch` at a time across recordings (a batch of one image costs ~8x an image in a
+    batch of 32), and hands each recording its probabilities once all of its windows are classified."""
+
+    def __init__(self, classifier, batch: int):
+        self.classifier, self.batch = classifier, batch
+        self.pending: list[tuple[int, np.ndarray]] = []
+        self.probs: dict[int, list[np.ndarray]] = {}
+
+    def add(self, key: int, image: np.ndarray) -> None:
+        self.pending.append((key, image))
+        if len(self.pending) >= self.batch:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        probs = self.classifier.probabilities([image for _, image in self.pending], self.batch)
+        for (key, _), p in zip(self.pending, probs):
+            self.probs.setdefault(key, []).append(p)
+        self.pending = []
+
+    def waiting(self, key: int) -> bool:
+        return any(k == key for k, _ in self.pending)
+
+    def take(self, key: int) -> np.ndarray:
+        return np.stack(self.probs.pop(key, [])) if key in self.probs else np.zeros((0, len(self.classifier.classes)))
+
+    def drop(self, key: int) -> None:
+        self.pending = [(k, im) for k, im in self.pending if k != key]
+        self.probs.pop(key, None)
+
+
+def read_windows(classifier, path, settings: PredictSettings, batcher: WindowBatcher, key: int):
+    """Render every window of one recording into `batcher`; (window table, duration_s)."""
+    starts, levels = [], []
+    windows = rendered_windows(classifier, path, settings)
+    while True:
+        try:
+            start, level, image = next(windows)
+        except StopIteration as end:
+            duration_s, rate = end.value
             break
         starts.append(start)
-        levels.append(level_dbfs(samples))
-        images.append(render_rgb(samples, window_spec))
-        if len(images) == settings.batch:
-            probs.append(classifier.probabilities(images, settings.batch))
-            images = []
-    if images:
-        probs.append(classifier.probabilities(images, settings.batch))
+        levels.append(level)
+        batcher.add(key, image)
+    window_s, _ = settings.windows_for(classifier.card.window_s)
     start_s = np.array(starts) / rate
-    table = pd.DataFrame({"start_s": start_s, "end_s": np.minimum(start_s + window_s, duration_s),
-                          "level_dbfs": levels})
-    return table, np.concatenate(probs), duration_s
+    return pd.DataFrame({"start_s": start_s, "end_s": np.minimum(start_s + window_s, duration_s),
+                         "level_dbfs": levels}), duration_s
+
+
+def classify_recording(classifier, path, settings: PredictSettings):
+    """(window table with start_s, end_s, level_dbfs; probabilities (windows, classes); duration_s)."""
+    batcher = WindowBatcher(classifier, settings.batch)
+    table, duration_s = read_windows(classifier, path, settings, batcher, 0)
+    batcher.flush()
+    return table, batcher.take(0), duration_s
 
 
 # --- decisions ----------------------------------------------------------------------------------------------
@@ -289,8 +333,14 @@ def window_table(path, windows: pd.DataFrame, labels, probs: np.ndarray, classes
 
 def predict_recording(classifier, audio_path, recording_id: str, outputs: dict, settings: PredictSettings) -> dict:
     """Classify one recording and write its tables (outputs: windows, selections, labels, summary)."""
-    classes = classifier.classes
     windows, probs, duration_s = classify_recording(classifier, audio_path, settings)
+    return write_recording_tables(classifier, audio_path, recording_id, outputs, settings, windows, probs, duration_s)
+
+
+def write_recording_tables(classifier, audio_path, recording_id: str, outputs: dict, settings: PredictSettings,
+                           windows: pd.DataFrame, probs: np.ndarray, duration_s: float) -> dict:
+    """A classified recording's decisions and tables: windows, Raven selections, Audacity labels, summary."""
+    classes = classifier.classes
     labels = decide(probs, classes, settings, windows["level_dbfs"])
     found = detections(windows, labels, probs, classes)
     spec = classifier.card.settings()
@@ -329,13 +379,23 @@ def recording_outputs(folder: str, recording_id: str) -> dict:
 
 def predict_recordings_job(model_path, audio_paths, recording_ids, output_sets, settings: dict, device: str,
                            on_bad_audio: str, log_path=None) -> None:
-    """The `predict_recording` / `predict_batch` rules: each recording alone, bad audio by policy."""
+    """The `predict_recording` / `predict_batch` rules: each recording's windows, classified in batches across
+    recordings, then each recording's tables; a bad recording fails alone (`fail`) or is listed (`skip`)."""
     spec = PredictSettings(**settings)
     classifier = cached_classifier(model_path, device)
-    for audio_path, recording_id, outputs in zip(audio_paths, recording_ids, output_sets):
+    batcher = WindowBatcher(classifier, spec.batch)
+    read = []  # (key, audio, id, outputs, window table, duration): read and rendered, waiting for probabilities
+
+    def finish(ready_only: bool) -> None:
+        while read and not (ready_only and batcher.waiting(read[0][0])):
+            key, audio, rid, outputs, windows, duration_s = read.pop(0)
+            write_recording_tables(classifier, audio, rid, outputs, spec, windows, batcher.take(key), duration_s)
+
+    for key, (audio_path, recording_id, outputs) in enumerate(zip(audio_paths, recording_ids, output_sets)):
         try:
-            predict_recording(classifier, audio_path, recording_id, outputs, spec)
+            windows, duration_s = read_windows(classifier, audio_path, spec, batcher, key)
         except BadAudioError as e:
+            batcher.drop(key)
             if log_path:
                 Path(log_path).parent.mkdir(parents=True, exist_ok=True)
                 with open(log_path, "a", encoding="utf-8") as log:
@@ -343,6 +403,11 @@ def predict_recordings_job(model_path, audio_paths, recording_ids, output_sets, 
             if on_bad_audio != "skip":
                 raise
             write_bad_recording(audio_path, recording_id, outputs, e.reason)
+            continue
+        read.append((key, audio_path, recording_id, outputs, windows, duration_s))
+        finish(ready_only=True)
+    batcher.flush()
+    finish(ready_only=False)
 
 
 # --- the gather ----------------------------------------------------------------------------------------------
