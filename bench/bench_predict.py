@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import resource
 import struct
 import subprocess
 import sys
@@ -31,8 +30,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "scripts"))
-sys.path.insert(0, str(REPO / "bench"))
 
 from bench_spectrograms import ENV  # noqa: E402  (the scontrol shim)
 
@@ -48,12 +45,30 @@ def write_long_recording(path: Path, seconds: int, rate: int = RATE) -> None:
     n = seconds * rate
     rng = np.random.default_rng(0)
     with open(path, "wb") as f:
-        f.write(struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + 2 * n, b"WAVE", b"fmt ", 16, 1, 1, rate, 2 * rate, 2, 16,
-                            b"data", 2 * n))
+        f.write(
+            struct.pack(
+                "<4sI4s4sIHHIIHH4sI",
+                b"RIFF",
+                36 + 2 * n,
+                b"WAVE",
+                b"fmt ",
+                16,
+                1,
+                1,
+                rate,
+                2 * rate,
+                2,
+                16,
+                b"data",
+                2 * n,
+            )
+        )
         t = np.arange(60 * rate) / rate
         for start in range(0, n, 60 * rate):
             m = min(60 * rate, n - start)
-            x = 0.05 * rng.standard_normal(m) + 0.3 * np.sin(2 * np.pi * rng.uniform(300, 3000) * t[:m]) * (t[:m] % 10 < 2)
+            x = 0.05 * rng.standard_normal(m) + 0.3 * np.sin(2 * np.pi * rng.uniform(300, 3000) * t[:m]) * (
+                t[:m] % 10 < 2
+            )
             f.write((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
 
 
@@ -61,8 +76,14 @@ def model_files(folder: Path) -> tuple[Path, Path]:
     """A default-sized seesound model (.pt) and its ONNX export."""
     from seesound.training import export_onnx
 
-    card = ModelCard(["click_train", "harmonic_call", "noise_burst", "siren", "tone"], SpectrogramSettings().as_dict(),
-                     5.0, 224, 2, "benchmark")
+    card = ModelCard(
+        ["click_train", "harmonic_call", "noise_burst", "siren", "tone"],
+        SpectrogramSettings().as_dict(),
+        5.0,
+        224,
+        2,
+        "benchmark",
+    )
     pt, onnx = folder / "model.pt", folder / "model.onnx"
     write_untrained_model(pt, card)
     export_onnx(pt, onnx, card, 224)
@@ -76,10 +97,24 @@ def run(work: Path, model: Path, inputs: str, cores: int, *extra) -> tuple[float
     if (work / "results").exists():
         shutil.rmtree(work / "results")
     work.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-c", "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]);"
-           "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)",
-           sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(work), "--cores", str(cores),
-           "predict", "--config", f"predict={{model: {model}, inputs: [{inputs}]{''.join(extra)}}}"]
+    cmd = [
+        sys.executable,
+        "-c",
+        "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]);"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)",
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(work),
+        "--cores",
+        str(cores),
+        "predict",
+        "--config",
+        f"predict={{model: {model}, inputs: [{inputs}]{''.join(extra)}}}",
+    ]
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV)
     wall = time.perf_counter() - start
@@ -101,8 +136,16 @@ def main():
 
     def record(name, seconds, audio_s, rss="", note=""):
         rt = audio_s / seconds if seconds else 0
-        rows.append({"measurement": name, "seconds": round(seconds, 2), "audio_s": audio_s, "x_real_time": round(rt),
-                     "peak_rss_mb": rss, "note": note})
+        rows.append(
+            {
+                "measurement": name,
+                "seconds": round(seconds, 2),
+                "audio_s": audio_s,
+                "x_real_time": round(rt),
+                "peak_rss_mb": rss,
+                "note": note,
+            }
+        )
         print(f"{name:<62} {seconds:8.2f} s  {rt:7.0f} x real time  {rss!s:>6} MB  {note}", flush=True)
 
     with tempfile.TemporaryDirectory(prefix="seesound-bench-predict-") as tmp:
@@ -115,9 +158,23 @@ def main():
             write_long_recording(long_files[seconds], seconds)
         if "d" in args.parts:
             start = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp / "dry"),
-                            "-n", "predict", "--config", f"predict={{model: {pt}, inputs: [{next(iter(long_files.values()), pt)}]}}"],
-                           capture_output=True, env=ENV)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "snakemake",
+                    "-s",
+                    str(REPO / "Snakefile"),
+                    "-d",
+                    str(tmp / "dry"),
+                    "-n",
+                    "predict",
+                    "--config",
+                    f"predict={{model: {pt}, inputs: [{next(iter(long_files.values()), pt)}]}}",
+                ],
+                capture_output=True,
+                env=ENV,
+            )
             record("(d) start-up alone: snakemake -n predict", time.perf_counter() - start, 0)
         if "a" in args.parts:
             for seconds, path in long_files.items():
@@ -133,7 +190,9 @@ def main():
             rng = np.random.default_rng(1)
             pieces = []
             for i in range(args.files):
-                x = (0.05 * rng.standard_normal(5 * RATE) + 0.3 * np.sin(2 * np.pi * (300 + i) * np.arange(5 * RATE) / RATE))
+                x = 0.05 * rng.standard_normal(5 * RATE) + 0.3 * np.sin(
+                    2 * np.pi * (300 + i) * np.arange(5 * RATE) / RATE
+                )
                 write_wav(folder / f"site{i % 10}" / f"clip{i:05d}.wav", x.astype(np.float32), RATE)
                 pieces.append(x)
             write_wav(tmp / "joined.wav", np.concatenate(pieces).astype(np.float32), RATE)
@@ -142,10 +201,23 @@ def main():
             one, rss = run(tmp / "work_joined", pt, str(tmp / "joined.wav"), args.cores)
             record(f"(c) the same audio as one {audio_s / 60:.0f}-min file", one, audio_s, rss)
             many, rss = run(tmp / "work_folder", pt, str(folder), args.cores)
-            record(f"(c) {args.files} five-second files, one job each", many, audio_s, rss, f"{many / one:.2f}x the one file")
-            batched, rss = run(tmp / "work_batched", pt, str(folder), args.cores, f", recordings_per_job: {args.per_job}")
-            record(f"(c) {args.files} five-second files, {args.per_job} per job", batched, audio_s, rss,
-                   f"{batched / one:.2f}x the one file")
+            record(
+                f"(c) {args.files} five-second files, one job each",
+                many,
+                audio_s,
+                rss,
+                f"{many / one:.2f}x the one file",
+            )
+            batched, rss = run(
+                tmp / "work_batched", pt, str(folder), args.cores, f", recordings_per_job: {args.per_job}"
+            )
+            record(
+                f"(c) {args.files} five-second files, {args.per_job} per job",
+                batched,
+                audio_s,
+                rss,
+                f"{batched / one:.2f}x the one file",
+            )
     args.csv.parent.mkdir(parents=True, exist_ok=True)
     with open(args.csv, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=["measurement", "seconds", "audio_s", "x_real_time", "peak_rss_mb", "note"])

@@ -32,7 +32,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "scripts"))
 
 from seesound.audio import read_audio, write_wav  # noqa: E402
 from seesound.spectrogram import SpectrogramSettings, spectrogram_db  # noqa: E402
@@ -75,8 +74,6 @@ def tutorial_loop(wavs, out_dir: Path) -> float:
 
 
 FLOOR_CODE = """
-import sys, time
-sys.path.insert(0, {scripts!r})
 from pathlib import Path
 from seesound.fileio import atomic_write_bytes
 from seesound.render import render_clip_image
@@ -106,7 +103,9 @@ def render_stages(wavs, settings: SpectrogramSettings) -> dict:
     from seesound.render import encode_levels
     from seesound.spectrogram import normalize_db, resize_square, spectrogram_db, to_levels
 
-    totals = dict.fromkeys(["read", "resample", "stft+filterbank+dB", "normalize", "resize", "levels", "png encode"], 0.0)
+    totals = dict.fromkeys(
+        ["read", "resample", "stft+filterbank+dB", "normalize", "resize", "levels", "png encode"], 0.0
+    )
     for wav in wavs:
         t0 = time.perf_counter()
         x, rate = read_audio(wav)
@@ -132,10 +131,22 @@ def empty_jobs(work: Path, n: int, cores: int) -> float:
     """(f) n empty `run:` jobs with the flags of the workflow's profile: Snakemake's own cost per job."""
     work.mkdir(parents=True, exist_ok=True)
     (work / "Snakefile").write_text(EMPTY_JOBS_SNAKEFILE.format(n=n))
-    wall, _ = timed([sys.executable, "-m", "snakemake", "-s", str(work / "Snakefile"), "-d", str(work), "--cores",
-                     str(cores), "--workflow-profile", str(REPO / "profiles" / "default")])
+    wall, _ = timed(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(work / "Snakefile"),
+            "-d",
+            str(work),
+            "--cores",
+            str(cores),
+            "--workflow-profile",
+            str(REPO / "profiles" / "default"),
+        ]
+    )
     return wall
-
 
 
 def environment() -> dict:
@@ -177,7 +188,9 @@ def workflow_run(data: Path, work: Path, cores: int, clips_per_job: int) -> tupl
 
 def dag_build(data: Path, work: Path) -> float:
     work.mkdir(parents=True, exist_ok=True)
-    wall, _ = timed(snakemake(work, "spectrograms", "--config", f"dataset={{kind: folder, path: {data}}}", "-n", "--quiet", "rules"))
+    wall, _ = timed(
+        snakemake(work, "spectrograms", "--config", f"dataset={{kind: folder, path: {data}}}", "-n", "--quiet", "rules")
+    )
     return wall
 
 
@@ -199,8 +212,15 @@ def main():
     rows = []
 
     def record(name, seconds, clips, note=""):
-        rows.append({"measurement": name, "seconds": round(seconds, 2), "clips": clips,
-                     "ms_per_clip": round(1000 * seconds / clips, 2) if clips else "", "note": note})
+        rows.append(
+            {
+                "measurement": name,
+                "seconds": round(seconds, 2),
+                "clips": clips,
+                "ms_per_clip": round(1000 * seconds / clips, 2) if clips else "",
+                "note": note,
+            }
+        )
         print(f"{name:<58} {seconds:9.2f} s  {1000 * seconds / clips if clips else 0:8.2f} ms/clip  {note}", flush=True)
 
     with tempfile.TemporaryDirectory(prefix="seesound-bench-") as tmp:
@@ -215,7 +235,13 @@ def main():
             a = tutorial_loop(sample, tmp / "tutorial") * len(wavs) / len(sample)
             record("(a) tutorial matplotlib loop, 1 process", a, len(wavs), f"scaled from {len(sample)} clips")
         if "b" in args.parts:
-            b, _ = timed([sys.executable, "-c", FLOOR_CODE.format(scripts=str(REPO / "scripts"), root=str(data), out=str(tmp / "floor"))])
+            b, _ = timed(
+                [
+                    sys.executable,
+                    "-c",
+                    FLOOR_CODE.format(root=str(data), out=str(tmp / "floor")),
+                ]
+            )
             record("(b) render function, 1 process (floor)", b, len(wavs))
         if "c" in args.parts:
             c, c_mem = workflow_run(data, tmp / "work_c", args.cores, 1)
@@ -228,22 +254,30 @@ def main():
             make_folder_dataset(big, args.scaling_n, args.rate, args.seconds, source=args.folder)
             c2, c2_mem = workflow_run(big, tmp / "work_c2", args.cores, 1)
             record(f"(c) at {args.scaling_n} clips", c2, args.scaling_n, f"peak RSS {c2_mem} MB")
-            print(f"per-clip cost of (c) at {args.scaling_n} vs {len(wavs)} clips: {(c2 / args.scaling_n) / (c / len(wavs)):.2f}x")
+            print(
+                f"per-clip cost of (c) at {args.scaling_n} vs {len(wavs)} clips: {(c2 / args.scaling_n) / (c / len(wavs)):.2f}x"
+            )
         if "f" in args.parts:
             f = empty_jobs(tmp / "work_f", len(wavs), args.cores)
             record(f"(f) {len(wavs)} empty run: jobs, --cores {args.cores} (Snakemake's floor)", f, len(wavs))
         if "p" in args.parts:
             render_stages(wavs[:300], SpectrogramSettings())  # a first pass warms the page cache and the allocator
             stages = render_stages(wavs[:300], SpectrogramSettings())
-            print("(p) render stages, ms per clip (second pass over 300 clips): " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items())
-                  + f"; total {sum(stages.values()):.2f}", flush=True)
+            print(
+                "(p) render stages, ms per clip (second pass over 300 clips): "
+                + ", ".join(f"{k} {v:.2f}" for k, v in stages.items())
+                + f"; total {sum(stages.values()):.2f}",
+                flush=True,
+            )
             for k, v in stages.items():
                 rows.append({"measurement": f"(p) {k}", "seconds": "", "clips": 300, "ms_per_clip": round(v, 3)})
         if "e" in args.parts:
             for size in [int(x) for x in args.dag_sizes.split(",") if x]:
                 stub = tmp / f"dag{size}"
                 make_folder_dataset(stub, size, args.rate, 0.001)  # the DAG build reads no audio: tiny files do
-                record(f"(e) DAG build alone (snakemake -n), {size} clips", dag_build(stub, tmp / f"work_dag{size}"), size)
+                record(
+                    f"(e) DAG build alone (snakemake -n), {size} clips", dag_build(stub, tmp / f"work_dag{size}"), size
+                )
                 shutil.rmtree(stub)
 
     ratios = {"(c)/(b)": (c, b), "(a)/(c)": (a, c), "(d)/(b)": (d, b), "(c)/(f)": (c, f)}

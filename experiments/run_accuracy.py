@@ -27,7 +27,9 @@ REPO = Path(__file__).resolve().parents[1]
 def merged(base: dict, override: dict) -> dict:
     out = copy.deepcopy(base)
     for key, value in override.items():
-        out[key] = merged(out.get(key, {}), value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        out[key] = (
+            merged(out.get(key, {}), value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        )
     return out
 
 
@@ -54,8 +56,19 @@ def run_setting(name: str, setting: dict, base: dict, out_root: Path, cores: int
     config_file = out_dir / "config.yaml"
     config_file.write_text(yaml.safe_dump(config, sort_keys=False))
     start = time.time()
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(out_dir),
-           f"--configfile={config_file}", "--cores", str(cores), "cv"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(out_dir),
+        f"--configfile={config_file}",
+        "--cores",
+        str(cores),
+        "cv",
+    ]
     print(f"[accuracy] {name}: {' '.join(cmd)}", flush=True)
     log_path = out_dir / "snakemake.log"
     with open(log_path, "a") as log:
@@ -65,8 +78,12 @@ def run_setting(name: str, setting: dict, base: dict, out_root: Path, cores: int
         with open(log_path) as log:
             log.seek(log_start)
             locked = "LockException" in log.read()
-        hint = (f"a killed run left Snakemake's lock: snakemake -s {REPO / 'Snakefile'} -d {out_dir} --unlock, "
-                "then run this again" if locked else f"see {log_path}")
+        hint = (
+            f"a killed run left Snakemake's lock: snakemake -s {REPO / 'Snakefile'} -d {out_dir} --unlock, "
+            "then run this again"
+            if locked
+            else f"see {log_path}"
+        )
         raise SystemExit(f"[accuracy] {name}: snakemake failed ({hint})")
     print(f"[accuracy] {name}: done in {time.time() - start:.0f} s", flush=True)
     return json.loads((out_dir / "results" / "cv_metrics.json").read_text())
@@ -75,26 +92,33 @@ def run_setting(name: str, setting: dict, base: dict, out_root: Path, cores: int
 def table_rows(results: dict, settings: dict) -> list[dict]:
     rows = []
     for name, cv in results.items():
-        rows.append({
-            "setting": name,
-            "about": settings[name]["about"],
-            "top1_mean": round(100 * cv["top1"]["mean"], 1),
-            "top1_std": round(100 * cv["top1"]["std"], 1),
-            "top5_mean": round(100 * cv["top5"]["mean"], 1),
-            "folds": cv["folds"],
-            "train_min_per_fold": round(cv["train_s_per_fold"]["mean"] / 60, 1),
-            "per_fold_top1": " ".join(f"{100 * r['top1']:.1f}" for r in cv["per_fold"]),
-        })
+        rows.append(
+            {
+                "setting": name,
+                "about": settings[name]["about"],
+                "top1_mean": round(100 * cv["top1"]["mean"], 1),
+                "top1_std": round(100 * cv["top1"]["std"], 1),
+                "top5_mean": round(100 * cv["top5"]["mean"], 1),
+                "folds": cv["folds"],
+                "train_min_per_fold": round(cv["train_s_per_fold"]["mean"] / 60, 1),
+                "per_fold_top1": " ".join(f"{100 * r['top1']:.1f}" for r in cv["per_fold"]),
+            }
+        )
     return rows
 
 
 def markdown(rows: list[dict], machine: str) -> str:
-    lines = [f"Machine: {machine}", "",
-             "| setting | what | top-1 (mean ± std, %) | top-5 (%) | per fold | training per fold |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        f"Machine: {machine}",
+        "",
+        "| setting | what | top-1 (mean ± std, %) | top-5 (%) | per fold | training per fold |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for r in rows:
-        lines.append(f"| `{r['setting']}` | {r['about']} | **{r['top1_mean']} ± {r['top1_std']}** | {r['top5_mean']} "
-                     f"| {r['per_fold_top1']} | {r['train_min_per_fold']} min |")
+        lines.append(
+            f"| `{r['setting']}` | {r['about']} | **{r['top1_mean']} ± {r['top1_std']}** | {r['top5_mean']} "
+            f"| {r['per_fold_top1']} | {r['train_min_per_fold']} min |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -124,8 +148,11 @@ def main(argv=None) -> int:
     text = markdown(rows, machine)
     (out_root / "table.md").write_text(text)
     (out_root / "table.csv").write_text(
-        ",".join(rows[0]) + "\n" + "\n".join(",".join(f'"{v}"' if isinstance(v, str) else str(v) for v in r.values())
-                                              for r in rows) + "\n")
+        ",".join(rows[0])
+        + "\n"
+        + "\n".join(",".join(f'"{v}"' if isinstance(v, str) else str(v) for v in r.values()) for r in rows)
+        + "\n"
+    )
     print(text)
     return 0
 

@@ -13,7 +13,12 @@ from seesound.config import ConfigError, config_notes, validate_config
 from seesound import dataset as seesound_dataset
 from seesound import demo as seesound_demo
 from seesound import layout, names, safety
-from seesound.prediction import PredictSettings, PredictionInputError, find_recordings, recording_outputs
+from seesound.prediction import (
+    PredictSettings,
+    PredictionInputError,
+    find_recordings,
+    recording_outputs,
+)
 from seesound.render import RENDERER_VERSION
 from seesound.spectrogram import SpectrogramSettings
 
@@ -34,7 +39,9 @@ RESULTS = os.path.normpath(CFG["results_dir"])
 LOGS = f"{RESULTS}/logs"
 DATASET = CFG["dataset"]
 # what identifies the dataset (on_bad_audio and url do not change which clips it has)
-DATASET_IDENTITY = {k: DATASET[k] for k in ("kind", "path", "audio_dir", "esc10_only", "demo")}
+DATASET_IDENTITY = {
+    k: DATASET[k] for k in ("kind", "path", "audio_dir", "esc10_only", "demo")
+}
 SPECTROGRAM = SpectrogramSettings.from_config(CFG["spectrogram"]).as_dict()
 # the spectrogram rules' params: every image setting, and the renderer's version (a change of how pixels are
 # made renders every image again instead of mixing old and new ones)
@@ -46,7 +53,10 @@ CROSS_VALIDATE = CFG["split"]["method"] == "cv"
 # split.method cv the folds get their own splits (rules/cv.smk) and this one falls back to auto
 HOLDOUT_METHOD = "auto" if CROSS_VALIDATE else CFG["split"]["method"]
 # the split settings every split rule (holdout and cross-validation folds) takes as params
-SPLIT_PARAMS = {k: CFG["split"][k] for k in ("test_folds", "val_folds", "test_ratio", "val_ratio", "seed")}
+SPLIT_PARAMS = {
+    k: CFG["split"][k]
+    for k in ("test_folds", "val_folds", "test_ratio", "val_ratio", "seed")
+}
 # the weights evaluation and prediction use: the final epoch's, or the epoch best on the (small) val split
 CHECKPOINT = TRAIN["checkpoint"]
 IMGSZ = TRAIN["imgsz"] or CFG["spectrogram"]["image_size"]
@@ -54,17 +64,28 @@ PREDICT_INPUTS = CFG["predict"]["inputs"]
 # every setting that changes a prediction (the model file itself is an input of the prediction jobs)
 PREDICT = PredictSettings.from_config(CFG["predict"]).as_dict()
 # a GPU is requested from the cluster only when asked for (train.gpus), never by default
-GPU_REQUEST = {"gpu": TRAIN["gpus"]} | ({"gpu_model": TRAIN["gpu_model"]} if TRAIN["gpu_model"] else {}) if TRAIN["gpus"] else {}
+GPU_REQUEST = (
+    {"gpu": TRAIN["gpus"]}
+    | ({"gpu_model": TRAIN["gpu_model"]} if TRAIN["gpu_model"] else {})
+    if TRAIN["gpus"]
+    else {}
+)
 # what metrics.json records of the run (execution knobs such as threads and resume left out)
 RUN_SETTINGS = {
     "dataset": DATASET_IDENTITY,
     "spectrogram": SPECTROGRAM,
     "split": CFG["split"],
-    "train": {k: v for k, v in TRAIN.items() if k not in ("threads", "resume", "gpus", "gpu_model", "mem_mb", "runtime")},
+    "train": {
+        k: v
+        for k, v in TRAIN.items()
+        if k not in ("threads", "resume", "gpus", "gpu_model", "mem_mb", "runtime")
+    },
 }
 
 ESC50_PATH = str(seesound_dataset.esc50_root(DATASET, RESULTS))
-NEEDS_ESC50_DOWNLOAD = DATASET["kind"] == "esc50" and not os.path.isfile(seesound_dataset.esc50_csv(ESC50_PATH))
+NEEDS_ESC50_DOWNLOAD = DATASET["kind"] == "esc50" and not os.path.isfile(
+    seesound_dataset.esc50_csv(ESC50_PATH)
+)
 
 # --- results_dir must never touch what the workflow did not create -------------------------------------
 try:
@@ -72,12 +93,19 @@ try:
         RESULTS,
         os.getcwd(),
         workflow.basedir,
-        [("dataset.path", p) for p in seesound_dataset.user_data_paths(DATASET, RESULTS)]
+        [
+            ("dataset.path", p)
+            for p in seesound_dataset.user_data_paths(DATASET, RESULTS)
+        ]
         + [("predict.inputs", p) for p in PREDICT_INPUTS],
     )
     # Snakemake deletes a directory output before rewriting it: every such path that exists must be ours
     safety.check_directory_outputs(
-        [f"{RESULTS}/dataset", f"{RESULTS}/plots/timelines", f"{RESULTS}/model/checkpoints"]
+        [
+            f"{RESULTS}/dataset",
+            f"{RESULTS}/plots/timelines",
+            f"{RESULTS}/model/checkpoints",
+        ]
         + [str(p) for p in Path(RESULTS).glob("predictions/batch*")]
         + [str(p) for p in Path(RESULTS).glob("cv/fold*/dataset")]
         + [str(p) for p in Path(RESULTS).glob("cv/fold*/model/checkpoints")]
@@ -88,6 +116,7 @@ except safety.SafetyError as e:
 
 # two working directories must not write one results_dir at once (taken in `onstart`, not for dry runs)
 RESULTS_LOCK = safety.ResultsLock(RESULTS)
+
 
 wildcard_constraints:
     clip_id=".+",
@@ -104,7 +133,8 @@ def load_clip_table():
         stop(e)
     n = layout.batch_count(len(table), CFG["spectrogram"]["clips_per_job"])
     table["image"] = [
-        "" if problem else layout.image_path(RESULTS, c, IMAGE_EXT, n) for c, problem in zip(table["clip_id"], table["problem"])
+        "" if problem else layout.image_path(RESULTS, c, IMAGE_EXT, n)
+        for c, problem in zip(table["clip_id"], table["problem"])
     ]
     for message in table.attrs.get("warnings", []) + unlisted_audio_warnings(table):
         logger.warning(f"seesound: {message}")
@@ -116,13 +146,17 @@ def unlisted_audio_warnings(table):
     if DATASET["kind"] not in ("csv", "esc50") or DATASET["esc10_only"]:
         return []
     if DATASET["kind"] == "csv":
-        audio_dir = DATASET["audio_dir"] or os.path.join(os.path.dirname(DATASET["path"]), "audio")
+        audio_dir = DATASET["audio_dir"] or os.path.join(
+            os.path.dirname(DATASET["path"]), "audio"
+        )
     else:
         audio_dir = os.path.join(ESC50_PATH, "audio")
     unlisted = seesound_dataset.unlisted_audio(table, audio_dir)
     if not unlisted:
         return []
-    return [f"{len(unlisted)} WAV file(s) in {audio_dir} have no row in the CSV and are not used (first: {unlisted[0]})"]
+    return [
+        f"{len(unlisted)} WAV file(s) in {audio_dir} have no row in the CSV and are not used (first: {unlisted[0]})"
+    ]
 
 
 # built now, so that any dataset error stops every invocation, whatever results_dir already holds
@@ -146,7 +180,9 @@ def usable_clips():
     if "usable" not in _lookup:
         table = clip_table()
         good = table[table["problem"] == ""]
-        _lookup["usable"] = dict(zip(good["clip_id"], zip(good["audio"], good["image"])))
+        _lookup["usable"] = dict(
+            zip(good["clip_id"], zip(good["audio"], good["image"]))
+        )
     return _lookup["usable"]
 
 
@@ -183,7 +219,8 @@ def batch_audio(wildcards):
 
 def manifest_fingerprint(wildcards=None):
     """Hash of the clip table and of each audio file's size and mtime: editing the CSV, adding, removing,
-    relabelling or replacing a recording changes it, so the manifest (and all after it) is rebuilt."""
+    relabelling or replacing a recording changes it, so the manifest (and all after it) is rebuilt.
+    """
     table = clip_table()
     digest = sha1(seesound_dataset.manifest_text(table).encode("utf-8"))
     if DATASET["kind"] != "demo":  # the demo's audio is the workflow's own output
@@ -200,14 +237,32 @@ def model_files(root):
     Ultralytics' working folder (never a declared output: resume reads it after an interruption), what
     the train rule produces, and what install_model installs for evaluation and prediction. Each weights
     file carries its model card; model_card.json is a readable copy."""
-    trained = {"best": f"{root}/model/trained/best.pt", "last": f"{root}/model/trained/last.pt",
-               "results_csv": f"{root}/model/trained/results.csv", "card": f"{root}/model/trained/model_card.json"}
-    installed = {"best": f"{root}/model/weights/best.pt", "last": f"{root}/model/weights/last.pt",
-                 "results_csv": f"{root}/model/results.csv", "card": f"{root}/model/model_card.json"}
+    trained = {
+        "best": f"{root}/model/trained/best.pt",
+        "last": f"{root}/model/trained/last.pt",
+        "results_csv": f"{root}/model/trained/results.csv",
+        "card": f"{root}/model/trained/model_card.json",
+    }
+    installed = {
+        "best": f"{root}/model/weights/best.pt",
+        "last": f"{root}/model/weights/last.pt",
+        "results_csv": f"{root}/model/results.csv",
+        "card": f"{root}/model/model_card.json",
+    }
     if TRAIN["export"]:
-        trained |= {"best_onnx": f"{root}/model/trained/best.onnx", "last_onnx": f"{root}/model/trained/last.onnx"}
-        installed |= {"best_onnx": f"{root}/model/weights/best.onnx", "last_onnx": f"{root}/model/weights/last.onnx"}
-    return {"checkpoints": f"{root}/model/checkpoints", "trained": trained, "installed": installed}
+        trained |= {
+            "best_onnx": f"{root}/model/trained/best.onnx",
+            "last_onnx": f"{root}/model/trained/last.onnx",
+        }
+        installed |= {
+            "best_onnx": f"{root}/model/weights/best.onnx",
+            "last_onnx": f"{root}/model/weights/last.onnx",
+        }
+    return {
+        "checkpoints": f"{root}/model/checkpoints",
+        "trained": trained,
+        "installed": installed,
+    }
 
 
 MODEL = model_files(RESULTS)
@@ -215,9 +270,16 @@ MODEL = model_files(RESULTS)
 
 # --- prediction: which recordings, with which model ---------------------------------------------------------
 PREDICTIONS = f"{RESULTS}/predictions"
-PREDICTION_INPUTS_CSV = f"{RESULTS}/prediction_inputs.csv"  # what the last prediction run classified
+PREDICTION_INPUTS_CSV = (
+    f"{RESULTS}/prediction_inputs.csv"  # what the last prediction run classified
+)
 # predict.model, else the workflow's own model (its ONNX export with predict.engine: onnx)
-PREDICT_MODEL = CFG["predict"]["model"] or MODEL["installed"][CHECKPOINT + ("_onnx" if CFG["predict"]["engine"] == "onnx" else "")]
+PREDICT_MODEL = (
+    CFG["predict"]["model"]
+    or MODEL["installed"][
+        CHECKPOINT + ("_onnx" if CFG["predict"]["engine"] == "onnx" else "")
+    ]
+)
 
 
 def prediction_recordings():
@@ -237,12 +299,16 @@ def prediction_recordings():
         for message in warnings:
             logger.warning(f"seesound: {message}")
     elif os.path.isfile(PREDICTION_INPUTS_CSV):
-        files = list(pd.read_csv(PREDICTION_INPUTS_CSV, dtype=str, keep_default_na=False)["file"])
+        files = list(
+            pd.read_csv(PREDICTION_INPUTS_CSV, dtype=str, keep_default_na=False)["file"]
+        )
         gone = [f for f in files if not os.path.lexists(f)]
         if gone:
-            logger.warning(f"seesound: {len(gone)} of the {len(files)} recordings of the last prediction run are no "
-                           f"longer there (first: {gone[0]}); their predictions in {PREDICTIONS}/ are kept as they "
-                           f"are and not refreshed. Give predict.inputs to predict again.")
+            logger.warning(
+                f"seesound: {len(gone)} of the {len(files)} recordings of the last prediction run are no "
+                f"longer there (first: {gone[0]}); their predictions in {PREDICTIONS}/ are kept as they "
+                f"are and not refreshed. Give predict.inputs to predict again."
+            )
             return {}, []
     else:
         return {}, []
@@ -251,48 +317,78 @@ def prediction_recordings():
         rid = names.recording_id_for(path)
         problem = seesound_dataset.file_problem(path)
         if problem and DATASET["on_bad_audio"] != "skip":
-            stop(f"{seesound_dataset.shown(path)}: {problem}. Fix it, or set dataset.on_bad_audio: skip")
+            stop(
+                f"{seesound_dataset.shown(path)}: {problem}. Fix it, or set dataset.on_bad_audio: skip"
+            )
         if problem:
-            unusable.append({"recording": rid, "file": seesound_dataset.shown(path), "reason": problem})
+            unusable.append(
+                {
+                    "recording": rid,
+                    "file": seesound_dataset.shown(path),
+                    "reason": problem,
+                }
+            )
         elif rid in recordings:
-            stop(f"predict.inputs: {recordings[rid]!r} and {path!r} would share the recording id {rid!r}")
+            stop(
+                f"predict.inputs: {recordings[rid]!r} and {path!r} would share the recording id {rid!r}"
+            )
         else:
             recordings[rid] = path
     return recordings, unusable
 
 
 RECORDINGS, UNUSABLE_RECORDINGS = prediction_recordings()
-PREDICTION_BATCHES = layout.batch_count(len(RECORDINGS), CFG["predict"]["recordings_per_job"])
+PREDICTION_BATCHES = layout.batch_count(
+    len(RECORDINGS), CFG["predict"]["recordings_per_job"]
+)
 
 
 def recording_folder(rid):
     """Where a recording's tables go: predictions/, or its batch's folder with recordings_per_job > 1."""
     if PREDICTION_BATCHES == 0:
         return PREDICTIONS
-    return f"{PREDICTIONS}/{layout.batch_name(layout.batch_of(rid, PREDICTION_BATCHES))}"
+    return (
+        f"{PREDICTIONS}/{layout.batch_name(layout.batch_of(rid, PREDICTION_BATCHES))}"
+    )
 
 
 def prediction_job_outputs(wildcards=None):
     """What the gather waits for: each recording's tables, or each used batch folder."""
     if PREDICTION_BATCHES == 0:
-        return [f for rid in RECORDINGS for f in recording_outputs(PREDICTIONS, rid).values()]
+        return [
+            f
+            for rid in RECORDINGS
+            for f in recording_outputs(PREDICTIONS, rid).values()
+        ]
     return sorted({recording_folder(rid) for rid in RECORDINGS})
 
 
 def batch_recordings(wildcards):
-    return [rid for rid in RECORDINGS if layout.batch_of(rid, PREDICTION_BATCHES) == int(wildcards.batch)]
+    return [
+        rid
+        for rid in RECORDINGS
+        if layout.batch_of(rid, PREDICTION_BATCHES) == int(wildcards.batch)
+    ]
 
 
 def prediction_outputs():
     """The combined prediction tables and plots (what `snakemake predict` and the report show)."""
-    return [f"{RESULTS}/predictions.csv", f"{RESULTS}/detections.csv", f"{RESULTS}/tables/predictions_summary.csv",
-            f"{RESULTS}/plots/timelines"]
+    return [
+        f"{RESULTS}/predictions.csv",
+        f"{RESULTS}/detections.csv",
+        f"{RESULTS}/tables/predictions_summary.csv",
+        f"{RESULTS}/plots/timelines",
+    ]
 
 
 def final_outputs():
     predictions = prediction_outputs() if RECORDINGS or UNUSABLE_RECORDINGS else []
     if CROSS_VALIDATE:
-        return [f"{RESULTS}/cv_metrics.json", f"{RESULTS}/plots/cv_confusion_matrix.png", f"{RESULTS}/plots/cv_folds.png"] + predictions
+        return [
+            f"{RESULTS}/cv_metrics.json",
+            f"{RESULTS}/plots/cv_confusion_matrix.png",
+            f"{RESULTS}/plots/cv_folds.png",
+        ] + predictions
     outputs = [
         f"{RESULTS}/metrics.json",
         f"{RESULTS}/plots/confusion_matrix.png",

@@ -2,8 +2,10 @@
 # then results/cv_metrics.json. `snakemake cv` builds it; `split.method: cv` makes it the default target.
 # Folds are independent jobs, so --cores or a cluster trains them in parallel.
 
+
 wildcard_constraints:
     fold=r"\d+",
+
 
 FOLD = f"{CV}/fold{{fold}}"
 FOLD_MODEL = model_files(FOLD)
@@ -15,15 +17,15 @@ use rule split as cv_split with:
         listing=f"{FOLD}/split.csv",
         summary=f"{FOLD}/split_summary.json",
         bad_audio=f"{FOLD}/bad_audio.csv",
-    params:
-        method="cv",
-        cv_fold=lambda wildcards: int(wildcards.fold),
-        cv_folds=CFG["split"]["cv_folds"],
-        **SPLIT_PARAMS,
     log:
         f"{LOGS}/cv/fold{{fold}}/split.log",
     benchmark:
         f"{LOGS}/benchmarks/cv/fold{{fold}}/split.tsv"
+    params:
+        **SPLIT_PARAMS,
+        method="cv",
+        cv_fold=lambda wildcards: int(wildcards.fold),
+        cv_folds=CFG["split"]["cv_folds"],
 
 
 use rule train as cv_train with:
@@ -33,13 +35,15 @@ use rule train as cv_train with:
         summary=f"{FOLD}/split_summary.json",
     output:
         **FOLD_MODEL["trained"],
-    params:
-        checkpoints=lambda wildcards: FOLD_MODEL["checkpoints"].format(fold=wildcards.fold),
-        **TRAIN_PARAMS,
     log:
         f"{LOGS}/cv/fold{{fold}}/train.log",
     benchmark:
         f"{LOGS}/benchmarks/cv/fold{{fold}}/train.tsv"
+    params:
+        **TRAIN_PARAMS,
+        checkpoints=lambda wildcards: FOLD_MODEL["checkpoints"].format(
+            fold=wildcards.fold
+        ),
 
 
 use rule install_model as cv_install_model with:
@@ -76,16 +80,26 @@ rule cv_summary:
         results_csvs=cv_fold_files(FOLD_MODEL["installed"]["results_csv"]),
     output:
         summary=f"{RESULTS}/cv_metrics.json",
-        confusion=report(f"{RESULTS}/plots/cv_confusion_matrix.png", caption="../report/cv_confusion_matrix.rst", category="4. Evaluation", labels={"figure": "cross-validation confusion matrix"}),
-        folds=report(f"{RESULTS}/plots/cv_folds.png", caption="../report/cv_folds.rst", category="4. Evaluation", labels={"figure": "cross-validation top-1 per fold"}),
-    params:
-        folds=lambda wildcards: cv_folds(),
+        confusion=report(
+            f"{RESULTS}/plots/cv_confusion_matrix.png",
+            caption="../report/cv_confusion_matrix.rst",
+            category="4. Evaluation",
+            labels={"figure": "cross-validation confusion matrix"},
+        ),
+        folds=report(
+            f"{RESULTS}/plots/cv_folds.png",
+            caption="../report/cv_folds.rst",
+            category="4. Evaluation",
+            labels={"figure": "cross-validation top-1 per fold"},
+        ),
     log:
         f"{LOGS}/cv/summary.log",
     benchmark:
         f"{LOGS}/benchmarks/cv/summary.tsv"
     conda:
         "../envs/analysis.yaml"
+    params:
+        folds=lambda wildcards: cv_folds(),
     script:
         "../scripts/cv_summary.py"
 

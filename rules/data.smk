@@ -3,25 +3,33 @@
 
 rule demo_audio:
     output:
-        [f"{RESULTS}/demo/audio/{c}.wav" for c in clip_table()["clip_id"]] if DATASET["kind"] == "demo" else [],
+        [f"{RESULTS}/demo/audio/{c}.wav" for c in clip_table()["clip_id"]]
+        if DATASET["kind"] == "demo"
+        else [],
+    log:
+        f"{LOGS}/demo_audio.log",
     params:
         labels=list(clip_table()["label"]) if DATASET["kind"] == "demo" else [],
         duration_s=DATASET["demo"]["duration_s"],
         sample_rate=DATASET["demo"]["sample_rate"],
         seed=DATASET["demo"]["seed"],
-    log:
-        f"{LOGS}/demo_audio.log",
     run:
-        seesound_demo.write_demo_audio(output, params.labels, params.duration_s, params.sample_rate, params.seed)
+        seesound_demo.write_demo_audio(
+            output,
+            params.labels,
+            params.duration_s,
+            params.sample_rate,
+            params.seed,
+        )
 
 
 checkpoint download_esc50:
     output:
         str(seesound_dataset.esc50_csv(ESC50_PATH)),
-    params:
-        url=DATASET["url"],
     log:
         f"{LOGS}/download_esc50.log",
+    params:
+        url=DATASET["url"],
     run:
         # output is <dest>/meta/esc50.csv
         seesound_dataset.download_esc50(params.url, Path(output[0]).parent.parent)
@@ -35,11 +43,11 @@ rule manifest:
         dataset_source,
     output:
         f"{RESULTS}/manifest.csv",
+    log:
+        f"{LOGS}/manifest.log",
     params:
         dataset=DATASET_IDENTITY,
         fingerprint=manifest_fingerprint,
-    log:
-        f"{LOGS}/manifest.log",
     run:
         from seesound.fileio import atomic_write_text
 

@@ -8,26 +8,56 @@ rule evaluate:
         results_csv=MODEL["installed"]["results_csv"],
     output:
         metrics=f"{RESULTS}/metrics.json",
-        predictions=report(f"{RESULTS}/test_predictions.csv", caption="../report/test_predictions.rst", category="4. Evaluation", labels={"figure": "every val/test clip"}),
-        confusion=report(f"{RESULTS}/plots/confusion_matrix.png", caption="../report/confusion_matrix.rst", category="4. Evaluation", labels={"figure": "confusion matrix"}),
-        curves=report(f"{RESULTS}/plots/training_curves.png", caption="../report/training_curves.rst", category="3. Training", labels={"figure": "training curves"}),
-        per_class=report(f"{RESULTS}/tables/per_class.csv", caption="../report/per_class.rst", category="4. Evaluation", labels={"figure": "per-class scores"}),
-        confused=report(f"{RESULTS}/tables/most_confused.csv", caption="../report/most_confused.rst", category="4. Evaluation", labels={"figure": "most confused pairs"}),
-        misclassified=report(f"{RESULTS}/plots/misclassified.png", caption="../report/misclassified.rst", category="4. Evaluation", labels={"figure": "misclassified clips"}),
-    params:
-        batch=TRAIN["batch"],
-        device=TRAIN["device"],
-        settings=RUN_SETTINGS,
-    threads: TRAIN["threads"]
-    resources:
-        mem_mb=4000,
-        runtime=60,
+        predictions=report(
+            f"{RESULTS}/test_predictions.csv",
+            caption="../report/test_predictions.rst",
+            category="4. Evaluation",
+            labels={"figure": "every val/test clip"},
+        ),
+        confusion=report(
+            f"{RESULTS}/plots/confusion_matrix.png",
+            caption="../report/confusion_matrix.rst",
+            category="4. Evaluation",
+            labels={"figure": "confusion matrix"},
+        ),
+        curves=report(
+            f"{RESULTS}/plots/training_curves.png",
+            caption="../report/training_curves.rst",
+            category="3. Training",
+            labels={"figure": "training curves"},
+        ),
+        per_class=report(
+            f"{RESULTS}/tables/per_class.csv",
+            caption="../report/per_class.rst",
+            category="4. Evaluation",
+            labels={"figure": "per-class scores"},
+        ),
+        confused=report(
+            f"{RESULTS}/tables/most_confused.csv",
+            caption="../report/most_confused.rst",
+            category="4. Evaluation",
+            labels={"figure": "most confused pairs"},
+        ),
+        misclassified=report(
+            f"{RESULTS}/plots/misclassified.png",
+            caption="../report/misclassified.rst",
+            category="4. Evaluation",
+            labels={"figure": "misclassified clips"},
+        ),
     log:
         f"{LOGS}/evaluate.log",
     benchmark:
         f"{LOGS}/benchmarks/evaluate.tsv"
     conda:
         "../envs/train.yaml"
+    threads: TRAIN["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        batch=TRAIN["batch"],
+        device=TRAIN["device"],
+        settings=RUN_SETTINGS,
     script:
         "../scripts/evaluate.py"
 
@@ -36,15 +66,20 @@ rule plot_examples:
     input:
         listing=f"{RESULTS}/split.csv",
     output:
-        report(f"{RESULTS}/plots/example_spectrograms.png", caption="../report/example_spectrograms.rst", category="2. Spectrograms", labels={"figure": "one example per class"}),
-    params:
-        settings=SPECTROGRAM,
+        report(
+            f"{RESULTS}/plots/example_spectrograms.png",
+            caption="../report/example_spectrograms.rst",
+            category="2. Spectrograms",
+            labels={"figure": "one example per class"},
+        ),
     log:
         f"{LOGS}/plot_examples.log",
     benchmark:
         f"{LOGS}/benchmarks/plot_examples.tsv"
     conda:
         "../envs/analysis.yaml"
+    params:
+        settings=SPECTROGRAM,
     script:
         "../scripts/plot_examples.py"
 
@@ -53,7 +88,12 @@ rule plot_dataset:
     input:
         summary=f"{RESULTS}/split_summary.json",
     output:
-        report(f"{RESULTS}/plots/dataset.png", caption="../report/dataset.rst", category="1. Dataset", labels={"figure": "clips per class and split"}),
+        report(
+            f"{RESULTS}/plots/dataset.png",
+            caption="../report/dataset.rst",
+            category="1. Dataset",
+            labels={"figure": "clips per class and split"},
+        ),
     log:
         f"{LOGS}/plot_dataset.log",
     benchmark:

@@ -6,9 +6,13 @@
 # `snakemake predict`: the combined tables, or one sentence when there is nothing to classify
 rule predict:
     input:
-        lambda wildcards: prediction_outputs() if RECORDINGS or UNUSABLE_RECORDINGS else stop(
-            "predict.inputs is empty and no earlier prediction run is on record: nothing to classify. Give "
-            "recordings, e.g. --config predict='{inputs: [field_recordings/]}' (earlier predictions are never deleted)"
+        lambda wildcards: (
+            prediction_outputs()
+            if RECORDINGS or UNUSABLE_RECORDINGS
+            else stop(
+                "predict.inputs is empty and no earlier prediction run is on record: nothing to classify. Give "
+                "recordings, e.g. --config predict='{inputs: [field_recordings/]}' (earlier predictions are never deleted)"
+            )
         ),
 
 
@@ -18,22 +22,26 @@ rule predict_recording:
         model=PREDICT_MODEL,
     output:
         **recording_outputs(PREDICTIONS, "{recording}"),
+    threads: TRAIN["threads"]
+    resources:
+        mem_mb=2000,
+        runtime=60,
     params:
         settings=PREDICT,
         device=TRAIN["device"],
         on_bad_audio=DATASET["on_bad_audio"],
         failure_log=lambda wildcards: f"{LOGS}/predict/{wildcards.recording}.log",
-    threads: TRAIN["threads"]
-    resources:
-        mem_mb=2000,
-        runtime=60,
     run:
         from seesound.prediction import predict_recordings_job
-        from seesound.runner import use_cpu_threads
 
-        use_cpu_threads(threads)
-        predict_recordings_job(input.model, [input.audio], [wildcards.recording], [dict(output.items())],
-                               params.settings, params.device, params.on_bad_audio, params.failure_log)
+        predict_recordings_job(
+            input.model,
+            [input.audio],
+            [wildcards.recording],
+            [dict(output.items())],
+            **dict(params.items()),
+            threads=threads,
+        )
 
 
 # predict.recordings_per_job > 1: one job classifies a batch of recordings into its own folder (layout.py)
@@ -43,27 +51,28 @@ rule predict_batch:
         model=PREDICT_MODEL,
     output:
         directory(f"{PREDICTIONS}/batch{{batch}}"),
-    params:
-        settings=PREDICT,
-        device=TRAIN["device"],
-        on_bad_audio=DATASET["on_bad_audio"],
-        recordings=batch_recordings,
     log:
         f"{LOGS}/predict/batch{{batch}}.log",
     threads: TRAIN["threads"]
     resources:
         mem_mb=2000,
         runtime=120,
+    params:
+        settings=PREDICT,
+        device=TRAIN["device"],
+        on_bad_audio=DATASET["on_bad_audio"],
+        recordings=batch_recordings,
     run:
-        from seesound.prediction import predict_recordings_job, recording_outputs
-        from seesound.runner import use_cpu_threads
-        from seesound.safety import mark_directory
+        from seesound.prediction import predict_batch_job
 
-        use_cpu_threads(threads)
-        mark_directory(output[0])
-        outputs = [recording_outputs(output[0], r) for r in params.recordings]
-        predict_recordings_job(input.model, input.audio, params.recordings, outputs, params.settings, params.device,
-                               params.on_bad_audio, log[0])
+        predict_batch_job(
+            output[0],
+            input.model,
+            input.audio,
+            **dict(params.items()),
+            log_path=log[0],
+            threads=threads,
+        )
 
 
 rule gather_predictions:
@@ -71,16 +80,33 @@ rule gather_predictions:
         tables=prediction_job_outputs,
         model=PREDICT_MODEL,
     output:
-        predictions=report(f"{RESULTS}/predictions.csv", caption="../report/predictions.rst", category="5. Prediction", labels={"figure": "predictions table"}),
-        detections=report(f"{RESULTS}/detections.csv", caption="../report/detections.rst", category="5. Prediction", labels={"figure": "detections"}),
-        summary=report(f"{RESULTS}/tables/predictions_summary.csv", caption="../report/predictions_summary.rst", category="5. Prediction", labels={"figure": "what each recording holds"}),
+        predictions=report(
+            f"{RESULTS}/predictions.csv",
+            caption="../report/predictions.rst",
+            category="5. Prediction",
+            labels={"figure": "predictions table"},
+        ),
+        detections=report(
+            f"{RESULTS}/detections.csv",
+            caption="../report/detections.rst",
+            category="5. Prediction",
+            labels={"figure": "detections"},
+        ),
+        summary=report(
+            f"{RESULTS}/tables/predictions_summary.csv",
+            caption="../report/predictions_summary.rst",
+            category="5. Prediction",
+            labels={"figure": "what each recording holds"},
+        ),
         bad=f"{RESULTS}/tables/bad_recordings.csv",
         inputs=PREDICTION_INPUTS_CSV,
-        timelines=report(directory(f"{RESULTS}/plots/timelines"), patterns=["{name}.png"], caption="../report/timeline.rst", category="5. Prediction", labels={"figure": "timeline", "file": "{name}"}),
-    params:
-        settings=PREDICT,
-        recordings=lambda wildcards: [(rid, recording_outputs(recording_folder(rid), rid)) for rid in RECORDINGS],
-        unusable=UNUSABLE_RECORDINGS,
+        timelines=report(
+            directory(f"{RESULTS}/plots/timelines"),
+            patterns=["{name}.png"],
+            caption="../report/timeline.rst",
+            category="5. Prediction",
+            labels={"figure": "timeline", "file": "{name}"},
+        ),
     log:
         f"{LOGS}/predictions.log",
     benchmark:
@@ -88,9 +114,21 @@ rule gather_predictions:
     resources:
         mem_mb=4000,
         runtime=60,
+    params:
+        settings=PREDICT,
+        recordings=lambda wildcards: [
+            (rid, recording_outputs(recording_folder(rid), rid)) for rid in RECORDINGS
+        ],
+        unusable=UNUSABLE_RECORDINGS,
     run:
         from seesound.prediction import gather_predictions
         from seesound.runner import file_logger
 
-        gather_predictions(params.recordings, params.unusable, dict(output.items()), params.settings, input.model,
-                           file_logger(log[0]))
+        gather_predictions(
+            params.recordings,
+            params.unusable,
+            dict(output.items()),
+            params.settings,
+            input.model,
+            file_logger(log[0]),
+        )

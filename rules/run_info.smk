@@ -9,13 +9,29 @@ rule run_info:
         outputs=[o for o in final_outputs() if not o.endswith("run.json")],
     output:
         info=f"{RESULTS}/run.json",
-        stage_times=report(f"{RESULTS}/tables/stage_times.csv", caption="../report/stage_times.rst", category="6. Run", labels={"figure": "seconds per stage"}),
-    params:
-        settings=RUN_SETTINGS | {"predict": PREDICT | {"model": PREDICT_MODEL, "recordings": len(RECORDINGS)}},
+        stage_times=report(
+            f"{RESULTS}/tables/stage_times.csv",
+            caption="../report/stage_times.rst",
+            category="6. Run",
+            labels={"figure": "seconds per stage"},
+        ),
     log:
         f"{LOGS}/run_info.log",
+    params:
+        settings=RUN_SETTINGS
+        | {
+            "predict": PREDICT
+            | {"model": PREDICT_MODEL, "recordings": len(RECORDINGS)}
+        },
     run:
         from seesound.runinfo import write_run_info
 
-        write_run_info(output.info, output.stage_times, input.summary, input.metrics, input.benchmarks,
-                       params.settings, workflow.basedir)
+        write_run_info(
+            output.info,
+            output.stage_times,
+            input.summary,
+            input.metrics,
+            input.benchmarks,
+            params.settings,
+            workflow.basedir,
+        )

@@ -15,17 +15,23 @@ rule spectrogram:
         audio=clip_audio,
     output:
         f"{RESULTS}/spectrograms/{{clip_id}}.{IMAGE_EXT}",
+    resources:
+        mem_mb=300,
+        runtime=2,
     params:
         **RENDER_PARAMS,
         on_bad_audio=DATASET["on_bad_audio"],
         failure_log=lambda wildcards: f"{LOGS}/spectrogram/{wildcards.clip_id}.log",
-    resources:
-        mem_mb=300,
-        runtime=2,
     run:
         from seesound.render import render_clips_job
 
-        render_clips_job([input.audio], [output[0]], params.settings, params.on_bad_audio, params.failure_log)
+        render_clips_job(
+            [input.audio],
+            [output[0]],
+            params.settings,
+            params.on_bad_audio,
+            params.failure_log,
+        )
 
 
 # spectrogram.clips_per_job > 1: one job renders a batch of clips into its own folder (see layout.py).
@@ -34,19 +40,24 @@ rule spectrogram_batch:
         audio=batch_audio,
     output:
         directory(f"{RESULTS}/spectrograms/batch{{batch}}"),
-    params:
-        **RENDER_PARAMS,
-        on_bad_audio=DATASET["on_bad_audio"],
-        clips=batch_clips,
     log:
         f"{LOGS}/spectrogram/batch{{batch}}.log",
     resources:
         mem_mb=500,
         runtime=30,
+    params:
+        **RENDER_PARAMS,
+        on_bad_audio=DATASET["on_bad_audio"],
+        clips=batch_clips,
     run:
-        from seesound.safety import mark_directory
-        from seesound.render import render_clips_job
+        from seesound.render import render_batch_job
 
-        mark_directory(output[0])
-        images = [f"{output[0]}/{clip}.{IMAGE_EXT}" for clip in params.clips]
-        render_clips_job(input.audio, images, params.settings, params.on_bad_audio, log[0])
+        render_batch_job(
+            output[0],
+            input.audio,
+            params.clips,
+            IMAGE_EXT,
+            params.settings,
+            params.on_bad_audio,
+            log[0],
+        )

@@ -7,17 +7,27 @@ rule split:
         images=spectrogram_job_outputs,
     output:
         dataset=directory(f"{RESULTS}/dataset"),
-        listing=report(f"{RESULTS}/split.csv", caption="../report/split.rst", category="1. Dataset", labels={"figure": "split listing"}),
+        listing=report(
+            f"{RESULTS}/split.csv",
+            caption="../report/split.rst",
+            category="1. Dataset",
+            labels={"figure": "split listing"},
+        ),
         summary=f"{RESULTS}/split_summary.json",
-        bad_audio=report(f"{RESULTS}/bad_audio.csv", caption="../report/bad_audio.rst", category="1. Dataset", labels={"figure": "files skipped as bad audio"}),
-    params:
-        method=HOLDOUT_METHOD,
-        **SPLIT_PARAMS,
+        bad_audio=report(
+            f"{RESULTS}/bad_audio.csv",
+            caption="../report/bad_audio.rst",
+            category="1. Dataset",
+            labels={"figure": "files skipped as bad audio"},
+        ),
     log:
         f"{LOGS}/split.log",
     benchmark:
         f"{LOGS}/benchmarks/split.tsv"
     conda:
         "../envs/analysis.yaml"
+    params:
+        **SPLIT_PARAMS,
+        method=HOLDOUT_METHOD,
     script:
         "../scripts/split.py"

@@ -32,20 +32,20 @@ rule train:
         summary=f"{RESULTS}/split_summary.json",
     output:
         **MODEL["trained"],
-    params:
-        checkpoints=MODEL["checkpoints"],
-        **TRAIN_PARAMS,
-    threads: TRAIN["threads"]
-    resources:
-        mem_mb=TRAIN["mem_mb"],
-        runtime=TRAIN["runtime"],
-        **GPU_REQUEST,
     log:
         f"{LOGS}/train.log",
     benchmark:
         f"{LOGS}/benchmarks/train.tsv"
     conda:
         "../envs/train.yaml"
+    threads: TRAIN["threads"]
+    resources:
+        **GPU_REQUEST,
+        mem_mb=TRAIN["mem_mb"],
+        runtime=TRAIN["runtime"],
+    params:
+        **TRAIN_PARAMS,
+        checkpoints=MODEL["checkpoints"],
     script:
         "../scripts/train.py"
 

@@ -22,7 +22,6 @@ PRISTINE_ENV = dict(os.environ)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
-sys.path.insert(0, str(REPO / "scripts"))
 
 
 def tone(freq=440.0, seconds=1.0, rate=16000, amplitude=0.5):
@@ -198,7 +197,11 @@ def tree_state(root, skip=("results", ".snakemake")) -> dict:
         for name in dirnames + filenames:
             st = os.lstat(Path(dirpath) / name)
             kind = "link" if os.path.islink(Path(dirpath) / name) else "dir" if name in dirnames else "file"
-            state[str(rel / name)] = (kind, None if kind == "dir" else st.st_size, None if kind == "dir" else st.st_mtime_ns)
+            state[str(rel / name)] = (
+                kind,
+                None if kind == "dir" else st.st_size,
+                None if kind == "dir" else st.st_mtime_ns,
+            )
     return state
 
 
@@ -214,8 +217,16 @@ def finished_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("finished")
     make_class_folders(work / "data", per_class=6)
     write_wav_file(work / "new" / "query.wav", tone(600, 1.5, 8000), 8000)
-    write_config(work, {"dataset": {"kind": "folder", "path": "data"}, "spectrogram": TINY_SPECTROGRAM,
-                        "split": TINY_SPLIT, "train": TINY_TRAIN, "predict": {"inputs": ["new"]}})
+    write_config(
+        work,
+        {
+            "dataset": {"kind": "folder", "path": "data"},
+            "spectrogram": TINY_SPECTROGRAM,
+            "split": TINY_SPLIT,
+            "train": TINY_TRAIN,
+            "predict": {"inputs": ["new"]},
+        },
+    )
     run_snakemake(work, "--cores", "2")
     return work
 
@@ -233,11 +244,14 @@ def demo_run(tmp_path_factory):
     tests/test_report.py on a copy)."""
     work = tmp_path_factory.mktemp("demo")
     write_wav_file(work / "inbox" / "long recording.wav", np.concatenate([tone(400, 2.0), np.zeros(16000)]), 16000)
-    write_config(work, {
-        "dataset": {"demo": {"clips_per_class": 6, "duration_s": 1.0}},
-        "spectrogram": TINY_SPECTROGRAM,
-        "train": TINY_TRAIN,
-        "predict": {"inputs": ["inbox"], "hop_s": 0.5},
-    })
+    write_config(
+        work,
+        {
+            "dataset": {"demo": {"clips_per_class": 6, "duration_s": 1.0}},
+            "spectrogram": TINY_SPECTROGRAM,
+            "train": TINY_TRAIN,
+            "predict": {"inputs": ["inbox"], "hop_s": 0.5},
+        },
+    )
     run_snakemake(work, "--cores", "2")
     return work

@@ -2,12 +2,20 @@
 
 import numpy as np
 import pytest
-from conftest import encode_wav, tone, write_wav_file
 
+from conftest import encode_wav, tone, write_wav_file
 from seesound.audio import BadAudioError, read_audio, read_audio_info, read_frames, resample
 
-TOLERANCE = {"pcm8": 1 / 100, "pcm16": 1e-4, "pcm24": 1e-6, "pcm32": 1e-6, "float32": 1e-7, "float64": 1e-7,
-             "mulaw": 0.02, "alaw": 0.02}
+TOLERANCE = {
+    "pcm8": 1 / 100,
+    "pcm16": 1e-4,
+    "pcm24": 1e-6,
+    "pcm32": 1e-6,
+    "float32": 1e-7,
+    "float64": 1e-7,
+    "mulaw": 0.02,
+    "alaw": 0.02,
+}
 
 
 @pytest.mark.parametrize("encoding", list(TOLERANCE))

@@ -2,10 +2,16 @@
 
 import numpy as np
 import pytest
-from conftest import PRISTINE_ENV  # noqa: F401  (conftest puts scripts/ on the path)
 
-from seesound.augment import (AudioAugment, augment_levels, audio_augmented_dataset, levels_from_rgb, mix_levels,
-                              recolour)
+from conftest import PRISTINE_ENV  # noqa: F401  (conftest puts scripts/ on the path)
+from seesound.augment import (
+    AudioAugment,
+    audio_augmented_dataset,
+    augment_levels,
+    levels_from_rgb,
+    mix_levels,
+    recolour,
+)
 from seesound.config import ConfigError, validate_config
 from seesound.spectrogram import colorize, to_levels
 
@@ -67,8 +73,10 @@ def test_masks_set_whole_stripes_to_the_floor_within_their_width():
 
 def test_gain_offsets_levels_by_at_most_gain_db():
     unit = np.full((8, 8), 0.5, np.float32)
-    offsets = {float(augment_levels(unit, AudioAugment(gain_db=8.0), TOP_DB, np.random.default_rng(s))[0, 0]) - 0.5
-               for s in range(50)}
+    offsets = {
+        float(augment_levels(unit, AudioAugment(gain_db=8.0), TOP_DB, np.random.default_rng(s))[0, 0]) - 0.5
+        for s in range(50)
+    }
     assert max(abs(o) for o in offsets) <= 8.0 / TOP_DB + 1e-6
     assert len(offsets) > 10
 
@@ -87,7 +95,9 @@ def test_audio_augmentation_is_refused_for_tutorial_style_images():
     with pytest.raises(ConfigError, match="train.augment.time_shift"):
         validate_config({"spectrogram": {"style": "tutorial"}, "train": {"augment": {"time_shift": 0.2}}})
     no_audio_augment = {"time_shift": 0, "time_masks": 0, "freq_masks": 0, "gain_db": 0, "mixup": 0}
-    validate_config({"spectrogram": {"style": "seed"}, "train": {"augment": no_audio_augment | {"label_smoothing": 0.1}}})
+    validate_config(
+        {"spectrogram": {"style": "seed"}, "train": {"augment": no_audio_augment | {"label_smoothing": 0.1}}}
+    )
 
 
 def three_class_images(folder, size=32):
@@ -97,33 +107,50 @@ def three_class_images(folder, size=32):
     for c, label in enumerate(["a", "b", "c"]):
         (folder / label).mkdir()
         for i in range(3):
-            Image.fromarray(colorize(to_levels(random_unit((size, size), seed=10 * c + i) * 0.5 + 0.25 * c), "jet")).save(
-                folder / label / f"{i}.png")
-    return get_cfg(overrides={"imgsz": size, "fliplr": 0.0, "hsv_h": 0.0, "hsv_s": 0.0, "hsv_v": 0.0, "erasing": 0.0,
-                              "scale": 0.0, "auto_augment": None})
+            Image.fromarray(
+                colorize(to_levels(random_unit((size, size), seed=10 * c + i) * 0.5 + 0.25 * c), "jet")
+            ).save(folder / label / f"{i}.png")
+    return get_cfg(
+        overrides={
+            "imgsz": size,
+            "fliplr": 0.0,
+            "hsv_h": 0.0,
+            "hsv_s": 0.0,
+            "hsv_v": 0.0,
+            "erasing": 0.0,
+            "scale": 0.0,
+            "auto_augment": None,
+        }
+    )
 
 
 def test_the_training_dataset_gives_augmented_images_and_mixed_labels(tmp_path):
     args = three_class_images(tmp_path)
     aug = AudioAugment(time_shift=0.3, time_masks=1, mixup=1.0)
-    dataset = audio_augmented_dataset(aug, "jet", TOP_DB, seed=0)(root=str(tmp_path), args=args, augment=True, prefix="train")
+    dataset = audio_augmented_dataset(aug, "jet", TOP_DB, seed=0)(
+        root=str(tmp_path), args=args, augment=True, prefix="train"
+    )
     item = dataset[0]
     assert tuple(item["img"].shape) == (3, 32, 32)
     target = item["cls"].numpy()
     assert target.shape == (3,) and abs(target.sum() - 1) < 1e-6
     assert (target > 0).sum() == 2 and target[dataset.labels[0]] > 0  # mixed with a clip of another class
-    plain = audio_augmented_dataset(AudioAugment(), "jet", TOP_DB, seed=0)(root=str(tmp_path), args=args, augment=True, prefix="train")
+    plain = audio_augmented_dataset(AudioAugment(), "jet", TOP_DB, seed=0)(
+        root=str(tmp_path), args=args, augment=True, prefix="train"
+    )
     assert np.array_equal(plain[0]["cls"].numpy(), np.eye(3)[plain.labels[0]])
 
 
 def test_the_training_dataset_keeps_decoded_levels_within_its_memory_budget(tmp_path, monkeypatch):
-    import seesound.augment as augment_module
     from PIL import Image
+
+    import seesound.augment as augment_module
 
     args = three_class_images(tmp_path)
     monkeypatch.setattr(augment_module, "LEVELS_CACHE_BYTES", 4 * 32 * 32)  # room for four images
     dataset = audio_augmented_dataset(AudioAugment(time_shift=0.3), "jet", TOP_DB, seed=0)(
-        root=str(tmp_path), args=args, augment=True, prefix="train")
+        root=str(tmp_path), args=args, augment=True, prefix="train"
+    )
     for i in range(len(dataset.samples)):
         first, again = dataset.levels(i), dataset.levels(i)
         with Image.open(dataset.samples[i][0]) as im:

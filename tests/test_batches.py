@@ -1,10 +1,17 @@
 """spectrogram.clips_per_job: several clips per job, with a stable clip -> job assignment."""
 
 import pandas as pd
-from conftest import (
-    TINY_SPECTROGRAM, fingerprints, make_class_folders, planned_jobs, run_snakemake, tone, write_config, write_wav_file,
-)
 
+from conftest import (
+    TINY_SPECTROGRAM,
+    fingerprints,
+    make_class_folders,
+    planned_jobs,
+    run_snakemake,
+    tone,
+    write_config,
+    write_wav_file,
+)
 from seesound.layout import batch_count, batch_of, image_path
 from seesound.render import render_clip_image
 from seesound.spectrogram import SpectrogramSettings
@@ -25,8 +32,10 @@ def test_a_clip_keeps_its_batch_whatever_else_is_in_the_collection():
 
 def test_batched_rendering_gives_the_same_images_and_one_new_wav_reruns_one_job(tmp_path):
     make_class_folders(tmp_path / "data", per_class=10)
-    write_config(tmp_path, {"dataset": {"kind": "folder", "path": "data"},
-                            "spectrogram": TINY_SPECTROGRAM | {"clips_per_job": 4}})
+    write_config(
+        tmp_path,
+        {"dataset": {"kind": "folder", "path": "data"}, "spectrogram": TINY_SPECTROGRAM | {"clips_per_job": 4}},
+    )
     jobs = planned_jobs(tmp_path, "split")
     assert jobs["spectrogram_batch"] <= 8 and "spectrogram" not in jobs  # 30 clips / 4 -> 8 batches
     run_snakemake(tmp_path, "--cores", "2", "split")

@@ -4,8 +4,8 @@ import copy
 
 import pytest
 import yaml
-from conftest import REPO
 
+from conftest import REPO
 from seesound.config import ConfigError, validate_config
 
 
@@ -32,23 +32,44 @@ def test_the_shipped_config_is_valid_and_complete():
         ({"dataset": {"kind": "folder"}}, "'dataset.path': required"),
         ({"train": {"optimizer": "adam_w"}}, "'train.optimizer': 'adam_w' is not one of 'auto'"),
         # checked at start-up, not in the first job (issue 14, defects 5 and 8)
-        ({"spectrogram": {"colormap": "jett"}}, "'spectrogram.colormap': 'jett' is not a matplotlib colormap; did you mean 'jet'"),
-        ({"spectrogram": {"fmin": 5000, "fmax": 4000}}, "'spectrogram.fmax': 4000 Hz must be larger than spectrogram.fmin"),
+        (
+            {"spectrogram": {"colormap": "jett"}},
+            "'spectrogram.colormap': 'jett' is not a matplotlib colormap; did you mean 'jet'",
+        ),
+        (
+            {"spectrogram": {"fmin": 5000, "fmax": 4000}},
+            "'spectrogram.fmax': 4000 Hz must be larger than spectrogram.fmin",
+        ),
         ({"spectrogram": {"fmin": 9000}}, "'spectrogram.fmin': 9000 Hz is not below the Nyquist frequency (8000 Hz)"),
         ({"spectrogram": {"sample_rate": 8000, "fmin": 4000}}, "'spectrogram.fmin': 4000 Hz is not below the Nyquist"),
         ({"spectrogram": {"freq_scale": "log", "fmax": 15}}, "'spectrogram.fmax': the log scale starts at 20 Hz"),
         ({"train": {"model": "missing/nothere.pt"}}, "'train.model': 'missing/nothere.pt' is not a file"),
-        ({"train": {"model": "yolov9000x-cls.yaml"}}, "'train.model': 'yolov9000x-cls.yaml' is neither a file nor an Ultralytics architecture"),
+        (
+            {"train": {"model": "yolov9000x-cls.yaml"}},
+            "'train.model': 'yolov9000x-cls.yaml' is neither a file nor an Ultralytics architecture",
+        ),
         ({"train": {"model": "resnet"}}, "'train.model': 'resnet' must be a .pt checkpoint or a .yaml architecture"),
         # one analysis rate per model (issue 15)
         ({"spectrogram": {"sample_rate": None}}, "'spectrogram.sample_rate': null no longer keeps each file's rate"),
         ({"predict": {"model": "elsewhere/model.pt"}}, "'predict.model': 'elsewhere/model.pt' is not a file"),
         ({"predict": {"model": "model.h5"}}, "'predict.model': 'model.h5' must be a seesound model file"),
-        ({"predict": {"engine": "onnx"}}, "'predict.engine': 'onnx' needs the ONNX export of the model: set train.export"),
-        ({"predict": {"class_thresholds": {"dog": 1.5}}}, "'predict.class_thresholds.dog': 1.5 is greater than the maximum of 1"),
+        (
+            {"predict": {"engine": "onnx"}},
+            "'predict.engine': 'onnx' needs the ONNX export of the model: set train.export",
+        ),
+        (
+            {"predict": {"class_thresholds": {"dog": 1.5}}},
+            "'predict.class_thresholds.dog': 1.5 is greater than the maximum of 1",
+        ),
         # command-line habits get the right form (issue 16)
-        ({"epochs": 5}, "config key 'epochs' is unknown at the top level; it belongs to 'train': --config train='{epochs: 5}'"),
-        ({"train.epochs": 5}, "config key 'train.epochs': nested keys are not given with a dot; on the command line write --config train='{epochs: 5}'"),
+        (
+            {"epochs": 5},
+            "config key 'epochs' is unknown at the top level; it belongs to 'train': --config train='{epochs: 5}'",
+        ),
+        (
+            {"train.epochs": 5},
+            "config key 'train.epochs': nested keys are not given with a dot; on the command line write --config train='{epochs: 5}'",
+        ),
         ({"train": {"epochs": "5.5"}}, "'train.epochs': 5.5 is not of type 'integer'"),
     ],
 )
@@ -63,8 +84,10 @@ def test_bad_values_are_rejected_naming_the_key(patch, message):
 def test_the_old_name_of_the_tutorial_style_still_works_and_is_noted():
     from seesound.config import config_notes
 
-    raw = {"spectrogram": {"style": "seed"}, "train": {"augment": {"time_shift": 0, "time_masks": 0, "freq_masks": 0,
-                                                                    "gain_db": 0, "mixup": 0}}}
+    raw = {
+        "spectrogram": {"style": "seed"},
+        "train": {"augment": {"time_shift": 0, "time_masks": 0, "freq_masks": 0, "gain_db": 0, "mixup": 0}},
+    }
     assert validate_config(raw)["spectrogram"]["style"] == "tutorial"
     assert "'seed' is now called 'tutorial'" in config_notes(raw)[0]
 
@@ -75,8 +98,13 @@ def test_partial_sections_are_completed_from_defaults():
 
 
 def test_values_from_the_command_line_arrive_as_strings_and_are_typed_by_the_schema():
-    cfg = validate_config({"train": {"epochs": "5", "resume": "true", "augment": {"auto_augment": "null"}},
-                           "spectrogram": {"fmax": "8000.5"}, "split": {"test_folds": ["1", "2"]}})
+    cfg = validate_config(
+        {
+            "train": {"epochs": "5", "resume": "true", "augment": {"auto_augment": "null"}},
+            "spectrogram": {"fmax": "8000.5"},
+            "split": {"test_folds": ["1", "2"]},
+        }
+    )
     assert cfg["train"]["epochs"] == 5 and cfg["train"]["resume"] is True
     assert cfg["train"]["augment"]["auto_augment"] is None and cfg["spectrogram"]["fmax"] == 8000.5
     assert cfg["split"]["test_folds"] == [1, 2]

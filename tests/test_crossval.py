@@ -8,10 +8,18 @@ from seesound.crossval import summarize_folds, training_seconds
 
 def fold_metrics(confusion, val_top1=0.5, classes=("a", "b")):
     cm = np.asarray(confusion)
-    return {"classes": list(classes), "settings": {"epochs": 3},
-            "val": {"top1": val_top1},
-            "test": {"clips": int(cm.sum()), "top1": float(np.trace(cm) / cm.sum()), "top5": 1.0,
-                     "macro_f1": 0.5, "confusion_matrix": cm.tolist()}}
+    return {
+        "classes": list(classes),
+        "settings": {"epochs": 3},
+        "val": {"top1": val_top1},
+        "test": {
+            "clips": int(cm.sum()),
+            "top1": float(np.trace(cm) / cm.sum()),
+            "top5": 1.0,
+            "macro_f1": 0.5,
+            "confusion_matrix": cm.tolist(),
+        },
+    }
 
 
 def test_scores_are_averaged_with_the_sample_std_and_confusions_pooled():
@@ -27,8 +35,9 @@ def test_scores_are_averaged_with_the_sample_std_and_confusions_pooled():
 
 def test_folds_with_different_classes_are_refused():
     with pytest.raises(ValueError, match="fold 2 has classes"):
-        summarize_folds({1: fold_metrics([[1, 0], [0, 1]]), 2: fold_metrics([[1, 0], [0, 1]], classes=("a", "c"))},
-                        {1: 1.0, 2: 1.0})
+        summarize_folds(
+            {1: fold_metrics([[1, 0], [0, 1]]), 2: fold_metrics([[1, 0], [0, 1]], classes=("a", "c"))}, {1: 1.0, 2: 1.0}
+        )
 
 
 def test_training_seconds_add_up_the_runs_of_a_resumed_training(tmp_path):

@@ -4,11 +4,17 @@ import zipfile
 
 import numpy as np
 import pytest
-from conftest import make_class_folders, tone, write_wav_file
 
+from conftest import make_class_folders, tone, write_wav_file
 from seesound.audio import read_audio
 from seesound.dataset import (
-    DatasetError, check_problems, csv_clip_table, demo_clip_table, download_esc50, folder_clip_table, unlisted_audio,
+    DatasetError,
+    check_problems,
+    csv_clip_table,
+    demo_clip_table,
+    download_esc50,
+    folder_clip_table,
+    unlisted_audio,
 )
 from seesound.demo import DEMO_CLASSES, synthesize_demo_clip
 
@@ -41,8 +47,11 @@ def test_csv_table_reads_labels_folds_and_groups(tmp_path):
 
 
 def test_esc50_columns_category_and_src_file_are_understood(tmp_path):
-    path = csv_dataset(tmp_path, ["1-1-A-0.wav,1,0,dog,True,1,A", "1-2-A-1.wav,2,1,rooster,False,2,A"],
-                       header="filename,fold,target,category,esc10,src_file,take")
+    path = csv_dataset(
+        tmp_path,
+        ["1-1-A-0.wav,1,0,dog,True,1,A", "1-2-A-1.wav,2,1,rooster,False,2,A"],
+        header="filename,fold,target,category,esc10,src_file,take",
+    )
     t = csv_clip_table(path, esc10_only=True)
     assert list(t.label) == ["dog"] and list(t.group) == ["1"]
 
@@ -90,7 +99,9 @@ def test_esc50_download_from_a_local_archive(tmp_path):
     src = tmp_path / "src" / "ESC-50-master"
     write_wav_file(src / "audio" / "1-100-A-0.wav", tone(), 16000)
     (src / "meta").mkdir()
-    (src / "meta" / "esc50.csv").write_text("filename,fold,target,category,esc10,src_file,take\n1-100-A-0.wav,1,0,dog,True,100,A\n")
+    (src / "meta" / "esc50.csv").write_text(
+        "filename,fold,target,category,esc10,src_file,take\n1-100-A-0.wav,1,0,dog,True,100,A\n"
+    )
     archive = tmp_path / "esc50.zip"
     with zipfile.ZipFile(archive, "w") as z:
         for f in src.rglob("*"):
@@ -141,11 +152,14 @@ def test_a_class_folder_whose_name_cannot_be_a_class_is_named(tmp_path):
         folder_clip_table(tmp_path)
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"", "the file is empty"),
-    (b"filename,label\nx.wav,caf\xe9\n", "not UTF-8 text"),
-    (b'filename,label\n"x.wav,dog\n', "malformed CSV"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "the file is empty"),
+        (b"filename,label\nx.wav,caf\xe9\n", "not UTF-8 text"),
+        (b'filename,label\n"x.wav,dog\n', "malformed CSV"),
+    ],
+)
 def test_unreadable_csvs_are_one_sentence(tmp_path, content, message):
     (tmp_path / "meta.csv").write_bytes(content)
     with pytest.raises(DatasetError, match=f"meta.csv: {message}"):

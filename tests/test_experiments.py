@@ -4,22 +4,35 @@ import subprocess
 import sys
 
 import yaml
+
 from conftest import REPO, TINY_SPECTROGRAM, TINY_TRAIN, make_class_folders, no_slurm_env
 
 
 def test_the_accuracy_experiment_runs_cross_validation_per_setting_and_writes_the_table(tmp_path):
     data = make_class_folders(tmp_path / "data", per_class=6)
     settings = {
-        "base": {"dataset": {"kind": "folder", "path": str(data)}, "spectrogram": TINY_SPECTROGRAM,
-                 "split": {"method": "cv", "cv_folds": 2, "val_ratio": 0.25}, "train": TINY_TRAIN},
+        "base": {
+            "dataset": {"kind": "folder", "path": str(data)},
+            "spectrogram": TINY_SPECTROGRAM,
+            "split": {"method": "cv", "cv_folds": 2, "val_ratio": 0.25},
+            "train": TINY_TRAIN,
+        },
         "settings": {
             "tiny": {"about": "the base as it is"},
             "grey": {"about": "greyscale", "spectrogram": {"colormap": "gray"}},
         },
     }
     (tmp_path / "settings.yaml").write_text(yaml.safe_dump(settings))
-    cmd = [sys.executable, str(REPO / "experiments" / "run_accuracy.py"), "--settings-file", str(tmp_path / "settings.yaml"),
-           "--out", str(tmp_path / "out"), "--cores", "2"]
+    cmd = [
+        sys.executable,
+        str(REPO / "experiments" / "run_accuracy.py"),
+        "--settings-file",
+        str(tmp_path / "settings.yaml"),
+        "--out",
+        str(tmp_path / "out"),
+        "--cores",
+        "2",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=no_slurm_env(), timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     for name in ("tiny", "grey"):
@@ -32,7 +45,10 @@ def test_the_accuracy_experiment_runs_cross_validation_per_setting_and_writes_th
     assert table.startswith("Machine: ")
     # a second run finds both settings done and only rewrites the table
     again = subprocess.run(cmd, capture_output=True, text=True, env=no_slurm_env(), timeout=300)
-    assert again.returncode == 0 and (tmp_path / "out" / "table.md").read_text().split("\n", 1)[1] == table.split("\n", 1)[1]
+    assert (
+        again.returncode == 0
+        and (tmp_path / "out" / "table.md").read_text().split("\n", 1)[1] == table.split("\n", 1)[1]
+    )
     # a run killed earlier left Snakemake's lock: the command says how to lift it
     locks = tmp_path / "out" / "grey" / ".snakemake" / "locks"
     locks.mkdir(parents=True, exist_ok=True)

@@ -6,8 +6,8 @@ import tracemalloc
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TINY_SPECTROGRAM, TINY_TRAIN, encode_wav, run_snakemake, tone, write_config, write_wav_file
 
+from conftest import TINY_SPECTROGRAM, TINY_TRAIN, encode_wav, run_snakemake, tone, write_config, write_wav_file
 from seesound.audio import BadAudioError, read_audio
 from seesound.model import ModelError, load_classifier
 
@@ -28,16 +28,27 @@ def make_hostile_folder(root):
     nan[100] = np.inf
     write_wav_file(bad / "inf.wav", nan, 8000, "float32")
     write_wav_file(bad / "adpcm.wav", np.zeros(8), 8000, "adpcm")
-    return {"not_audio": "not a WAV file", "truncated": "truncated", "empty": "no audio samples",
-            "inf": "NaN or infinite", "adpcm": "unsupported WAV codec"}
+    return {
+        "not_audio": "not a WAV file",
+        "truncated": "truncated",
+        "empty": "no audio samples",
+        "inf": "NaN or infinite",
+        "adpcm": "unsupported WAV codec",
+    }
 
 
 def test_skip_policy_lists_bad_files_with_reasons_and_finishes(tmp_path):
     expected = make_hostile_folder(tmp_path / "data")
     write_wav_file(tmp_path / "data" / "a" / "tiny.wav", tone(300, 0.01, 8000), 8000)  # shorter than one frame
     write_wav_file(tmp_path / "data" / "a" / "silence.wav", np.zeros(4000), 8000)
-    write_config(tmp_path, {"dataset": {"kind": "folder", "path": "data", "on_bad_audio": "skip"},
-                            "spectrogram": TINY_SPECTROGRAM | {"n_fft": 512}, "train": TINY_TRAIN})
+    write_config(
+        tmp_path,
+        {
+            "dataset": {"kind": "folder", "path": "data", "on_bad_audio": "skip"},
+            "spectrogram": TINY_SPECTROGRAM | {"n_fft": 512},
+            "train": TINY_TRAIN,
+        },
+    )
     run_snakemake(tmp_path, "--cores", "2")
     bad = pd.read_csv(tmp_path / "results" / "bad_audio.csv")
     assert sorted(bad.clip_id) == sorted(f"b/{k}" for k in expected)
@@ -98,7 +109,24 @@ def write_long_wav(path, seconds, rate):
     """A long 16-bit recording written in chunks (the test itself never holds it in memory)."""
     n = seconds * rate
     with open(path, "wb") as f:
-        f.write(struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + 2 * n, b"WAVE", b"fmt ", 16, 1, 1, rate, 2 * rate, 2, 16, b"data", 2 * n))
+        f.write(
+            struct.pack(
+                "<4sI4s4sIHHIIHH4sI",
+                b"RIFF",
+                36 + 2 * n,
+                b"WAVE",
+                b"fmt ",
+                16,
+                1,
+                1,
+                rate,
+                2 * rate,
+                2,
+                16,
+                b"data",
+                2 * n,
+            )
+        )
         rng = np.random.default_rng(0)
         for start in range(0, n, rate * 60):
             chunk = (rng.standard_normal(min(rate * 60, n - start)) * 3000).astype("<i2")
@@ -120,7 +148,7 @@ def test_an_hour_long_recording_is_classified_in_bounded_memory(tmp_path):
         path = tmp_path / f"{seconds}.wav"
         write_long_wav(path, seconds, 8000)
         tracemalloc.start()
-        windows, probs, duration = classify_recording(classifier, path, settings)
+        windows, probs, _ = classify_recording(classifier, path, settings)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         path.unlink()

@@ -10,8 +10,19 @@ def test_safe_paths_are_their_own_clip_id(stem):
     assert clip_id_for(stem) == stem
 
 
-@pytest.mark.parametrize("stem", ["dog/a{b}c", "dog/new\nline", "dog/tab\there", "dog/x" + "ab" * 30, "dog/" + "é" * 120,
-                                  "dog/.hidden", "dog/zero\u200bwidth", "dog/bad\udcffbyte"])
+@pytest.mark.parametrize(
+    "stem",
+    [
+        "dog/a{b}c",
+        "dog/new\nline",
+        "dog/tab\there",
+        "dog/x" + "ab" * 30,
+        "dog/" + "é" * 120,
+        "dog/.hidden",
+        "dog/zero\u200bwidth",
+        "dog/bad\udcffbyte",
+    ],
+)
 def test_unsafe_paths_get_an_escaped_id_that_is_stable_unique_and_short(stem):
     clip = clip_id_for(stem)
     assert clip != stem and clip == clip_id_for(stem) and "~" in clip
@@ -29,10 +40,19 @@ def test_the_periodicity_test_matches_snakemakes():
         assert is_periodic(value) == (detector.is_periodic(value) is not None), value
 
 
-@pytest.mark.parametrize("label, problem", [
-    ("dog/puppy", "path separator"), ("a\\b", "path separator"), ("..", "starts with '.'"), (".x", "starts with '.'"),
-    ("../../tmp/x", "path separator"), ("new\nline", "control character"), ("", "empty"), ("x" * 200, "longer than"),
-])
+@pytest.mark.parametrize(
+    "label, problem",
+    [
+        ("dog/puppy", "path separator"),
+        ("a\\b", "path separator"),
+        ("..", "starts with '.'"),
+        (".x", "starts with '.'"),
+        ("../../tmp/x", "path separator"),
+        ("new\nline", "control character"),
+        ("", "empty"),
+        ("x" * 200, "longer than"),
+    ],
+)
 def test_labels_that_are_paths_or_unprintable_are_refused(label, problem):
     assert problem in label_problem(label)
 

@@ -8,16 +8,29 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile
+
 from conftest import (
-    SHARED_DATA, TINY_SPECTROGRAM, make_class_folders, planned_jobs, run_snakemake, tone, tree_state, write_config,
+    SHARED_DATA,
+    TINY_SPECTROGRAM,
+    planned_jobs,
+    run_snakemake,
+    tone,
+    tree_state,
+    write_config,
     write_wav_file,
 )
-
 from seesound.audio import read_audio, resample
 from seesound.model import Classifier, ModelCard, read_card, write_untrained_model
 from seesound.prediction import (
-    NO_LABEL, PredictSettings, analysis_windows, decide, detections, label_summary, predict_recording,
-    raven_selection_table, window_starts,
+    NO_LABEL,
+    PredictSettings,
+    analysis_windows,
+    decide,
+    detections,
+    label_summary,
+    predict_recording,
+    raven_selection_table,
+    window_starts,
 )
 from seesound.render import load_clip
 from seesound.spectrogram import SpectrogramSettings, render_rgb
@@ -63,14 +76,28 @@ def test_consecutive_windows_with_one_label_are_one_detection():
     summary = label_summary(found)
     assert summary[0]["label"] in ("a", "b") and summary[0]["detected_s"] == 3.0 and summary[0]["detections"] == 1
     table = raven_selection_table(found, 0.0, 8000.0).splitlines()
-    assert table[0].split("\t")[:7] == ["Selection", "View", "Channel", "Begin Time (s)", "End Time (s)",
-                                         "Low Freq (Hz)", "High Freq (Hz)"]
+    assert table[0].split("\t")[:7] == [
+        "Selection",
+        "View",
+        "Channel",
+        "Begin Time (s)",
+        "End Time (s)",
+        "Low Freq (Hz)",
+        "High Freq (Hz)",
+    ]
     assert table[1].split("\t")[:8] == ["1", "Spectrogram 1", "1", "1.000", "4.000", "0.0", "8000.0", "a"]
 
 
 # --- a small trained model (session-wide) ------------------------------------------------------------------
 SPEC = TINY_SPECTROGRAM | {"image_size": 48}
-NO_AUDIO_AUGMENT = {"time_shift": 0.0, "time_masks": 0, "freq_masks": 0, "gain_db": 0.0, "mixup": 0.0, "label_smoothing": 0.0}
+NO_AUDIO_AUGMENT = {
+    "time_shift": 0.0,
+    "time_masks": 0,
+    "freq_masks": 0,
+    "gain_db": 0.0,
+    "mixup": 0.0,
+    "label_smoothing": 0.0,
+}
 
 
 @pytest.fixture(scope="session")
@@ -81,10 +108,22 @@ def tone_noise_model(tmp_path_factory):
     for i in range(24):
         write_wav_file(work / "data" / "tone" / f"t{i}.wav", tone(500 + 60 * i, 0.5, RATE, 0.1 + 0.03 * i), RATE)
         write_wav_file(work / "data" / "noise" / f"n{i}.wav", (0.05 + 0.015 * i) * rng.standard_normal(RATE // 2), RATE)
-    write_config(work, {"dataset": {"kind": "folder", "path": "data"}, "spectrogram": SPEC,
-                        "split": {"test_ratio": 0.2, "val_ratio": 0.2},
-                        "train": {"epochs": 15, "batch": 8, "workers": 0, "patience": 0, "export": True,
-                                  "augment": NO_AUDIO_AUGMENT}})
+    write_config(
+        work,
+        {
+            "dataset": {"kind": "folder", "path": "data"},
+            "spectrogram": SPEC,
+            "split": {"test_ratio": 0.2, "val_ratio": 0.2},
+            "train": {
+                "epochs": 15,
+                "batch": 8,
+                "workers": 0,
+                "patience": 0,
+                "export": True,
+                "augment": NO_AUDIO_AUGMENT,
+            },
+        },
+    )
     run_snakemake(work, "--cores", "2", "model")
     return work
 
@@ -103,12 +142,14 @@ def test_the_classifier_agrees_with_ultralytics_own_predictor(tone_noise_model):
     from seesound.model import load_classifier
 
     weights = tone_noise_model / "results" / "model" / "weights" / "last.pt"
-    images = [render_rgb(tone(500 + 300 * i, 0.5, RATE).astype(np.float32), SpectrogramSettings(**SPEC))
-              for i in range(4)]
+    images = [
+        render_rgb(tone(500 + 300 * i, 0.5, RATE).astype(np.float32), SpectrogramSettings(**SPEC)) for i in range(4)
+    ]
     ours = Classifier(weights).probabilities(images)
     yolo = load_classifier(weights)
-    theirs = np.stack([r.probs.data.cpu().numpy() for r in yolo.predict([im[..., ::-1] for im in images], imgsz=64,
-                                                                         verbose=False)])
+    theirs = np.stack(
+        [r.probs.data.cpu().numpy() for r in yolo.predict([im[..., ::-1] for im in images], imgsz=64, verbose=False)]
+    )
     np.testing.assert_allclose(ours, theirs, atol=2e-4)
     onnx = Classifier(tone_noise_model / "results" / "model" / "weights" / "last.onnx").probabilities(images)
     np.testing.assert_allclose(onnx, ours, atol=2e-4)
@@ -151,8 +192,11 @@ def test_the_same_clips_at_another_rate_get_the_same_labels(tone_noise_model, tm
     labels, at_16k, at_44k = [], [], []
     for i in range(40):
         label = ["tone", "noise"][i % 2]
-        x = tone(rng.uniform(400, 2000), 0.5, RATE, rng.uniform(0.1, 0.6)) if label == "tone" else \
-            rng.uniform(0.05, 0.4) * rng.standard_normal(RATE // 2)
+        x = (
+            tone(rng.uniform(400, 2000), 0.5, RATE, rng.uniform(0.1, 0.6))
+            if label == "tone"
+            else rng.uniform(0.05, 0.4) * rng.standard_normal(RATE // 2)
+        )
         a = write_wav_file(tmp_path / f"{i}_16k.wav", x, RATE)
         b = write_wav_file(tmp_path / f"{i}_44k.wav", resample(x.astype(np.float32), RATE, 44100), 44100)
         labels.append(label)
@@ -161,22 +205,32 @@ def test_the_same_clips_at_another_rate_get_the_same_labels(tone_noise_model, tm
     p16, p44 = (classifier.probabilities(images).argmax(axis=1) for images in (at_16k, at_44k))
     agreement = float(np.mean(p16 == p44))
     truth = np.array([classifier.classes.index(c) for c in labels])
-    print(f"synthetic 16 kHz vs 44.1 kHz: same label on {100 * agreement:.1f} % of {len(labels)} clips; top-1 "
-          f"{100 * np.mean(p16 == truth):.1f} % vs {100 * np.mean(p44 == truth):.1f} %")
+    print(
+        f"synthetic 16 kHz vs 44.1 kHz: same label on {100 * agreement:.1f} % of {len(labels)} clips; top-1 "
+        f"{100 * np.mean(p16 == truth):.1f} % vs {100 * np.mean(p44 == truth):.1f} %"
+    )
     assert agreement >= 0.95
     assert abs(np.mean(p16 == truth) - np.mean(p44 == truth)) <= 0.02
 
 
-@pytest.mark.skipif(not (SHARED_DATA / "esc10-44k" / "esc10-44k.csv").is_file(), reason="../shared/data/esc10-44k is not present")
+@pytest.mark.skipif(
+    not (SHARED_DATA / "esc10-44k" / "esc10-44k.csv").is_file(), reason="../shared/data/esc10-44k is not present"
+)
 def test_esc10_at_44k_and_its_16k_copies_get_the_same_labels(tmp_path):
     """Issue 15 acceptance 1 on real recordings: a model trained on ESC-10's 16 kHz copies (folds 1-3) labels the
     83 clips of esc10-44k (44.1 kHz originals) as it labels their 16 kHz copies."""
     meta = pd.read_csv(SHARED_DATA / "esc10" / "esc10.csv")
     train = meta[meta.fold <= 4]
     (tmp_path / "train.csv").write_text(train[["filename", "category", "fold", "src_file"]].to_csv(index=False))
-    write_config(tmp_path, {"dataset": {"kind": "csv", "path": "train.csv", "audio_dir": str(SHARED_DATA / "esc10" / "audio")},
-                            "spectrogram": {"image_size": 96}, "split": {"test_folds": [4], "val_folds": [3]},
-                            "train": {"epochs": 15, "batch": 32, "workers": 0, "patience": 0}})
+    write_config(
+        tmp_path,
+        {
+            "dataset": {"kind": "csv", "path": "train.csv", "audio_dir": str(SHARED_DATA / "esc10" / "audio")},
+            "spectrogram": {"image_size": 96},
+            "split": {"test_folds": [4], "val_folds": [3]},
+            "train": {"epochs": 15, "batch": 32, "workers": 0, "patience": 0},
+        },
+    )
     run_snakemake(tmp_path, "--cores", "2", "model")
     classifier = Classifier(tmp_path / "results" / "model" / "weights" / "last.pt")
     spec = classifier.card.settings()
@@ -186,8 +240,10 @@ def test_esc10_at_44k_and_its_16k_copies_get_the_same_labels(tmp_path):
     p44, p16 = (classifier.probabilities(images).argmax(axis=1) for images in (high, low))
     truth = np.array([classifier.classes.index(c) for c in clips.category])
     agreement = float(np.mean(p44 == p16))
-    print(f"ESC-10 44.1 kHz vs 16 kHz copies: same label on {100 * agreement:.1f} % of {len(clips)} clips; top-1 "
-          f"{100 * np.mean(p16 == truth):.1f} % (16 kHz) vs {100 * np.mean(p44 == truth):.1f} % (44.1 kHz)")
+    print(
+        f"ESC-10 44.1 kHz vs 16 kHz copies: same label on {100 * agreement:.1f} % of {len(clips)} clips; top-1 "
+        f"{100 * np.mean(p16 == truth):.1f} % (16 kHz) vs {100 * np.mean(p44 == truth):.1f} % (44.1 kHz)"
+    )
     assert agreement >= 0.95
     assert abs(np.mean(p16 == truth) - np.mean(p44 == truth)) <= 0.02
 
@@ -222,7 +278,10 @@ def test_each_recording_is_one_job_with_its_own_tables_and_the_gather_combines_t
     assert set(summary.recording) == {"field/x_y/z.wav", "field/x/y_z.wav", "field/night.flac"}
     assert "tone" in set(summary.label[summary.recording == "field/x_y/z.wav"])
     assert sorted(p.name for p in (results / "plots" / "timelines").glob("*.png")) == [
-        "field__night.flac.png", "field__x__y_z.wav.png", "field__x_y__z.wav.png"]
+        "field__night.flac.png",
+        "field__x__y_z.wav.png",
+        "field__x_y__z.wav.png",
+    ]
 
     # one more recording: one prediction job, then the gather
     write_wav_file(predicting / "field" / "later.wav", tone(900, 1.0, RATE), RATE)

@@ -6,13 +6,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_snakemake
 from PIL import Image
 
+from conftest import run_snakemake
+
 SECTIONS = ["1. Dataset", "2. Spectrograms", "3. Training", "4. Evaluation", "5. Prediction", "6. Run"]
-FIGURES = ["clips per class and split", "one example per class", "training curves", "confusion matrix",
-           "per-class scores", "most confused pairs", "misclassified clips", "predictions table", "timeline",
-           "seconds per stage", "files skipped as bad audio"]
+FIGURES = [
+    "clips per class and split",
+    "one example per class",
+    "training curves",
+    "confusion matrix",
+    "per-class scores",
+    "most confused pairs",
+    "misclassified clips",
+    "predictions table",
+    "timeline",
+    "seconds per stage",
+    "files skipped as bad audio",
+]
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +47,22 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def chromium(report: Path, profile: Path, *args) -> subprocess.CompletedProcess:
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-           "--disable-quic", "--window-size=1400,1600", "--virtual-time-budget=15000", *args, report.as_uri()]
+    cmd = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        f"--user-data-dir={profile}",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-quic",
+        "--window-size=1400,1600",
+        "--virtual-time-budget=15000",
+        *args,
+        report.as_uri(),
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=180)
 
 

@@ -5,17 +5,28 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO
 
+from conftest import REPO
 from seesound.fileio import FILE_MODE, atomic_write_text, current_umask
 from seesound.safety import (
-    MARKER, ResultsLock, SafetyError, check_directory_outputs, check_results_dir, is_ours, mark_directory,
+    MARKER,
+    ResultsLock,
+    SafetyError,
+    check_directory_outputs,
+    check_results_dir,
+    is_ours,
+    mark_directory,
 )
 
 
 def check(tmp_path, results_dir, user_paths=()):
-    check_results_dir(tmp_path / results_dir if results_dir not in ("/",) else "/", tmp_path / "work",
-                      REPO, list(user_paths), home=tmp_path / "home")
+    check_results_dir(
+        tmp_path / results_dir if results_dir not in ("/",) else "/",
+        tmp_path / "work",
+        REPO,
+        list(user_paths),
+        home=tmp_path / "home",
+    )
 
 
 def test_a_results_dir_of_its_own_passes(tmp_path):
@@ -23,14 +34,17 @@ def test_a_results_dir_of_its_own_passes(tmp_path):
     check(tmp_path, "work/results", [("dataset.path", tmp_path / "work" / "data")])
 
 
-@pytest.mark.parametrize("results_dir, user, sentence", [
-    ("/", None, "file system's root"),
-    ("home", None, "home folder"),
-    ("work", None, "working directory"),
-    (".", None, "working directory"),
-    ("work/data/x", "work/data", "lies inside"),
-    ("work/out", "work/out/data", "contains"),
-])
+@pytest.mark.parametrize(
+    "results_dir, user, sentence",
+    [
+        ("/", None, "file system's root"),
+        ("home", None, "home folder"),
+        ("work", None, "working directory"),
+        (".", None, "working directory"),
+        ("work/data/x", "work/data", "lies inside"),
+        ("work/out", "work/out/data", "contains"),
+    ],
+)
 def test_results_dirs_on_top_of_user_files_are_refused(tmp_path, results_dir, user, sentence):
     (tmp_path / "work").mkdir()
     users = [("dataset.path", tmp_path / user)] if user else []
@@ -65,10 +79,19 @@ def test_directory_outputs_are_replaced_only_when_they_are_seesounds(tmp_path):
 
 
 def test_the_lock_is_exclusive_names_its_holder_and_dies_with_it(tmp_path):
-    holder = subprocess.Popen([sys.executable, "-c", (
-        f"import sys, time; sys.path.insert(0, {str(REPO / 'scripts')!r});"
-        f"from seesound.safety import ResultsLock; ResultsLock({str(tmp_path)!r}).acquire(); print('held', flush=True);"
-        "time.sleep(60)")], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time;"
+                f"from seesound.safety import ResultsLock; ResultsLock({str(tmp_path)!r}).acquire(); print('held', flush=True);"
+                "time.sleep(60)"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "held"
     with pytest.raises(SafetyError, match=f"in use by another seesound run \\(process {holder.pid} on"):
         ResultsLock(tmp_path).acquire()
@@ -82,7 +105,15 @@ def test_the_lock_is_exclusive_names_its_holder_and_dies_with_it(tmp_path):
 def test_written_files_get_the_users_umask_not_0600(tmp_path):
     atomic_write_text(tmp_path / "x.csv", "a,b\n")
     assert (tmp_path / "x.csv").stat().st_mode & 0o777 == FILE_MODE == 0o666 & ~current_umask()
-    out = subprocess.run([sys.executable, "-c", (
-        f"import sys; sys.path.insert(0, {str(REPO / 'scripts')!r}); from seesound.fileio import atomic_write_text;"
-        f"atomic_write_text({str(tmp_path / 'y.csv')!r}, 'x')")], preexec_fn=lambda: os.umask(0o007))
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            (
+                "from seesound.fileio import atomic_write_text;"
+                f"atomic_write_text({str(tmp_path / 'y.csv')!r}, 'x')"
+            ),
+        ],
+        preexec_fn=lambda: os.umask(0o007),
+    )
     assert out.returncode == 0 and (tmp_path / "y.csv").stat().st_mode & 0o777 == 0o660

@@ -5,13 +5,20 @@ import io
 import numpy as np
 import pytest
 import scipy.signal
-from conftest import tone, write_wav_file
 from PIL import Image
 
+from conftest import tone, write_wav_file
 from seesound.render import load_clip, read_levels, render_clip_image
 from seesound.spectrogram import (
-    SpectrogramSettings, band_frequencies, colormap_lut, frequency_filterbank, frequency_ticks, normalize_db, render_rgb,
-    spectrogram_db, stft_magnitude,
+    SpectrogramSettings,
+    band_frequencies,
+    colormap_lut,
+    frequency_filterbank,
+    frequency_ticks,
+    normalize_db,
+    render_rgb,
+    spectrogram_db,
+    stft_magnitude,
 )
 
 

@@ -10,8 +10,15 @@ def table(n_groups=300, clips_per_group=2, classes=("a", "b", "c"), folds=None):
     rows = []
     for g in range(n_groups):
         for k in range(clips_per_group):
-            rows.append({"clip_id": f"g{g}_{k}", "label": classes[g % len(classes)], "group": f"src{g}",
-                         "fold": (g % folds + 1) if folds else pd.NA, "audio": ""})
+            rows.append(
+                {
+                    "clip_id": f"g{g}_{k}",
+                    "label": classes[g % len(classes)],
+                    "group": f"src{g}",
+                    "fold": (g % folds + 1) if folds else pd.NA,
+                    "audio": "",
+                }
+            )
     t = pd.DataFrame(rows)
     t["fold"] = t["fold"].astype("Int64")
     return t
@@ -95,8 +102,10 @@ def test_cv_folds_without_dataset_folds_are_stratified_and_keep_groups_whole():
     # 33 or 34 groups per class dealt to 5 folds: 6 or 7 groups (18 to 21 clips) each
     assert counts.values.min() >= 18 and counts.values.max() <= 21
     assert not cv_folds_of(t, 5, seed=1).equals(folds)
-    tests = [set(t.clip_id[assign_splits(t, "cv", [5], [4], 0.2, 0.1, 0, cv_fold=k, cv_folds=5) == "test"])
-             for k in range(1, 6)]
+    tests = [
+        set(t.clip_id[assign_splits(t, "cv", [5], [4], 0.2, 0.1, 0, cv_fold=k, cv_folds=5) == "test"])
+        for k in range(1, 6)
+    ]
     assert sum(len(x) for x in tests) == len(t) and set().union(*tests) == set(t.clip_id)  # each clip tested once
 
 

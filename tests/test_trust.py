@@ -15,15 +15,38 @@ import time
 import pandas as pd
 import pytest
 import yaml
-from conftest import (
-    REPO, TINY_SPECTROGRAM, TINY_SPLIT, TINY_TRAIN, edit_config, encode_wav, fingerprints, make_class_folders,
-    no_slurm_env, planned_jobs, run_snakemake, snakemake_cmd, tone, tree_state, write_config, write_wav_file,
-)
 
+from conftest import (
+    REPO,
+    TINY_SPECTROGRAM,
+    TINY_SPLIT,
+    TINY_TRAIN,
+    edit_config,
+    encode_wav,
+    fingerprints,
+    make_class_folders,
+    no_slurm_env,
+    planned_jobs,
+    run_snakemake,
+    snakemake_cmd,
+    tone,
+    tree_state,
+    write_config,
+    write_wav_file,
+)
 from seesound.safety import ResultsLock
 
-FINAL = ["metrics.json", "plots/confusion_matrix.png", "plots/training_curves.png", "plots/example_spectrograms.png",
-         "plots/dataset.png", "run.json", "predictions.csv", "model/weights/last.pt", "model/weights/best.pt"]
+FINAL = [
+    "metrics.json",
+    "plots/confusion_matrix.png",
+    "plots/training_curves.png",
+    "plots/example_spectrograms.png",
+    "plots/dataset.png",
+    "run.json",
+    "predictions.csv",
+    "model/weights/last.pt",
+    "model/weights/best.pt",
+]
 
 
 def refused(work, *args, expect):
@@ -38,11 +61,14 @@ def refused(work, *args, expect):
 
 
 # --- 1. dataset changes reach the DAG --------------------------------------------------------------------
-@pytest.mark.parametrize("dataset, sentence, dry", [
-    ("{kind: csv, path: nope.csv}", "dataset.path 'nope.csv' does not exist", False),
-    ("{kind: csv, path: nope.csv}", "dataset.path 'nope.csv' does not exist", True),
-    ("{kind: folder, path: dtaa}", "dataset.path 'dtaa' is not a folder", False),
-])
+@pytest.mark.parametrize(
+    "dataset, sentence, dry",
+    [
+        ("{kind: csv, path: nope.csv}", "dataset.path 'nope.csv' does not exist", False),
+        ("{kind: csv, path: nope.csv}", "dataset.path 'nope.csv' does not exist", True),
+        ("{kind: folder, path: dtaa}", "dataset.path 'dtaa' is not a folder", False),
+    ],
+)
 def test_1_a_dataset_that_is_not_there_stops_every_run_whatever_results_dir_holds(work, dataset, sentence, dry):
     metrics = (work / "results" / "metrics.json").read_bytes()
     refused(work, "--cores", "2", *(["-n"] if dry else []), "--config", f"dataset={dataset}", expect=sentence)
@@ -67,11 +93,14 @@ def use_listing_csv(work):
     edit_config(work, "dataset", kind="csv", path="labels.csv", audio_dir="data")
 
 
-@pytest.mark.parametrize("bad_row, sentence", [
-    ("low/missing.wav,low", "row 21: audio file 'data/low/missing.wav' does not exist"),
-    ("../outside.wav,low", "row 21: refusing path '../outside.wav'"),
-    ("low/low_0.wav,low", "rows 8 and 21 both name 'low/low_0.wav'"),
-])
+@pytest.mark.parametrize(
+    "bad_row, sentence",
+    [
+        ("low/missing.wav,low", "row 21: audio file 'data/low/missing.wav' does not exist"),
+        ("../outside.wav,low", "row 21: refusing path '../outside.wav'"),
+        ("low/low_0.wav,low", "rows 8 and 21 both name 'low/low_0.wav'"),
+    ],
+)
 def test_1_an_edited_csv_with_a_bad_row_stops_and_the_valid_new_row_is_not_silently_dropped(work, bad_row, sentence):
     use_listing_csv(work)
     write_wav_file(work / "data" / "low" / "low_new.wav", tone(310, 0.5, 8000), 8000)
@@ -100,15 +129,20 @@ def test_1_relabelling_a_clip_in_the_csv_reruns_the_manifest_and_everything_afte
 def test_2_a_results_dir_holding_a_folder_the_workflow_did_not_write_is_refused(work):
     for i in range(12):
         write_wav_file(work / "mine" / "dataset" / f"rec{i}.wav", tone(400, 0.1, 8000), 8000)
-    refused(work, "--cores", "2", "--config", "results_dir=mine", expect="mine/dataset holds files seesound did not write")
+    refused(
+        work, "--cores", "2", "--config", "results_dir=mine", expect="mine/dataset holds files seesound did not write"
+    )
     assert len(list((work / "mine" / "dataset").glob("*.wav"))) == 12
 
 
-@pytest.mark.parametrize("results_dir, sentence", [  # every rule: tests/test_safety.py
-    ("/", "is the file system's root"),
-    (".", "is the working directory or a folder above it"),
-    ("new/results", "lies inside 'new' (predict.inputs)"),
-])
+@pytest.mark.parametrize(
+    "results_dir, sentence",
+    [  # every rule: tests/test_safety.py
+        ("/", "is the file system's root"),
+        (".", "is the working directory or a folder above it"),
+        ("new/results", "lies inside 'new' (predict.inputs)"),
+    ],
+)
 def test_2_a_results_dir_on_top_of_user_files_is_refused_at_start_up(work, results_dir, sentence):
     refused(work, "-n", "--config", f"results_dir={results_dir}", expect=sentence)
 
@@ -134,10 +168,13 @@ def test_2_two_runs_never_write_one_results_dir_at_once(work):
 
 
 # --- 3. labels are class names, never paths -------------------------------------------------------------
-@pytest.mark.parametrize("label, sentence", [  # every rule: tests/test_names.py
-    ("../../../../tmp/x", "row 2: the label '../../../../tmp/x' cannot be a class name"),
-    ("dog/puppy", "row 2: the label 'dog/puppy' cannot be a class name: it contains a path separator"),
-])
+@pytest.mark.parametrize(
+    "label, sentence",
+    [  # every rule: tests/test_names.py
+        ("../../../../tmp/x", "row 2: the label '../../../../tmp/x' cannot be a class name"),
+        ("dog/puppy", "row 2: the label 'dog/puppy' cannot be a class name: it contains a path separator"),
+    ],
+)
 def test_3_a_label_that_is_a_path_is_refused_with_its_row(work, label, sentence):
     write_listing_csv(work)
     text = (work / "labels.csv").read_text().splitlines()
@@ -168,8 +205,14 @@ def test_4_any_file_name_gets_a_safe_stable_clip_id_and_a_link_loop_is_walked_on
     os.symlink(".", data / "low" / "self")  # a loop: low/self/self/self/...
     os.symlink("gone.wav", data / "high" / "dangling.wav")
     write_wav_file(data / "high" / "a{b}c.wav", tone(900, 0.5, 8000), 8000)  # Snakemake cannot take it as input
-    write_config(tmp_path, {"dataset": {"kind": "folder", "path": "data", "on_bad_audio": "skip"},
-                            "spectrogram": TINY_SPECTROGRAM, "split": TINY_SPLIT})
+    write_config(
+        tmp_path,
+        {
+            "dataset": {"kind": "folder", "path": "data", "on_bad_audio": "skip"},
+            "spectrogram": TINY_SPECTROGRAM,
+            "split": TINY_SPLIT,
+        },
+    )
     before = tree_state(tmp_path)
     run_snakemake(tmp_path, "--cores", "2", "split")
     assert tree_state(tmp_path) == before
@@ -197,8 +240,14 @@ def test_4_under_fail_a_dangling_link_stops_the_run_at_start_up_naming_it(tmp_pa
 # --- 5. a failed model change keeps the trained model ---------------------------------------------------
 def test_5_a_checkpoint_path_that_does_not_exist_is_refused_before_any_job(work):
     model = fingerprints(work / "results" / "model")
-    refused(work, "--cores", "2", "--config", "train={model: missing/nothere.pt}",
-            expect="config key 'train.model': 'missing/nothere.pt' is not a file")
+    refused(
+        work,
+        "--cores",
+        "2",
+        "--config",
+        "train={model: missing/nothere.pt}",
+        expect="config key 'train.model': 'missing/nothere.pt' is not a file",
+    )
     assert fingerprints(work / "results" / "model") == model
 
 
@@ -220,8 +269,15 @@ def test_5_a_training_that_fails_leaves_the_model_and_its_metrics_in_place(work)
     assert (work / "results" / "metrics.json").read_bytes() == metrics
     assert not (work / "results" / "model" / "trained" / "last.pt").exists()
     edit_config(work, "train", model="yolov8n-cls.yaml")  # back to the model that is installed: nothing to redo
-    assert set(planned_jobs(work)) <= {"train", "install_model", "evaluate", "predict_recording", "gather_predictions",
-                                       "run_info", "all"}
+    assert set(planned_jobs(work)) <= {
+        "train",
+        "install_model",
+        "evaluate",
+        "predict_recording",
+        "gather_predictions",
+        "run_info",
+        "all",
+    }
 
 
 # --- 6. interruptions -------------------------------------------------------------------------------------
@@ -230,8 +286,15 @@ SMALL_IMAGES = TINY_SPECTROGRAM | {"image_size": 32}
 
 
 def interruption_config(work, resume=False):
-    write_config(work, {"dataset": {"kind": "folder", "path": "data"}, "spectrogram": SMALL_IMAGES,
-                        "split": TINY_SPLIT, "train": LONG_TRAIN | {"resume": resume}})
+    write_config(
+        work,
+        {
+            "dataset": {"kind": "folder", "path": "data"},
+            "spectrogram": SMALL_IMAGES,
+            "split": TINY_SPLIT,
+            "train": LONG_TRAIN | {"resume": resume},
+        },
+    )
 
 
 @pytest.fixture(scope="module")
@@ -268,8 +331,16 @@ def interrupt_training(work, sig, *args, after_epochs=3):
     """Start the run, send `sig` to Snakemake and its jobs once `after_epochs` epochs are saved."""
     started = time.time()
     log = open(work / "interrupted.log", "w")
-    cmd = snakemake_cmd() + ["-s", str(REPO / "Snakefile"), "-d", str(work), f"--configfile={work / 'config.yaml'}",
-                             "--cores", "2", *args]
+    cmd = snakemake_cmd() + [
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(work),
+        f"--configfile={work / 'config.yaml'}",
+        "--cores",
+        "2",
+        *args,
+    ]
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=no_slurm_env())
     progress = work / "results" / "model" / "checkpoints" / "results.csv"
     deadline = time.time() + 180
@@ -368,8 +439,15 @@ def test_7_skip_lists_every_bad_clip_and_names_a_class_that_loses_all_its_clips(
     for i in range(3):
         (data / "ghost" / f"g{i}.wav").parent.mkdir(exist_ok=True)
         (data / "ghost" / f"g{i}.wav").write_text("not audio")
-    write_config(tmp_path, {"dataset": {"kind": "folder", "path": "data", "on_bad_audio": "skip"},
-                            "spectrogram": TINY_SPECTROGRAM, "split": TINY_SPLIT, "train": TINY_TRAIN})
+    write_config(
+        tmp_path,
+        {
+            "dataset": {"kind": "folder", "path": "data", "on_bad_audio": "skip"},
+            "spectrogram": TINY_SPECTROGRAM,
+            "split": TINY_SPLIT,
+            "train": TINY_TRAIN,
+        },
+    )
     before = tree_state(tmp_path)
     run_snakemake(tmp_path, "--cores", "2", "model")
     assert tree_state(tmp_path) == before
@@ -378,7 +456,9 @@ def test_7_skip_lists_every_bad_clip_and_names_a_class_that_loses_all_its_clips(
     assert "inconsistent WAV header" in bad.loc["low/odd_block", "reason"]
     assert "broken symbolic link" in bad.loc["low/dangling", "reason"]
     summary = json.loads((tmp_path / "results" / "split_summary.json").read_text())
-    assert summary["classes_left_out"] == [{"class": "ghost", "reason": "every clip of the class was skipped as bad audio"}]
+    assert summary["classes_left_out"] == [
+        {"class": "ghost", "reason": "every clip of the class was skipped as bad audio"}
+    ]
     assert "class 'ghost' is left out of the model" in (tmp_path / "results" / "logs" / "split.log").read_text()
     from seesound.model import class_names, load_classifier
 
@@ -387,10 +467,16 @@ def test_7_skip_lists_every_bad_clip_and_names_a_class_that_loses_all_its_clips(
 
 
 # --- 8. config values checked at start-up ---------------------------------------------------------------
-@pytest.mark.parametrize("override, sentence", [  # every check: tests/test_config.py
-    ("spectrogram={colormap: jett}", "config key 'spectrogram.colormap': 'jett' is not a matplotlib colormap"),
-    ("spectrogram={sample_rate: 8000, fmin: 5000}", "config key 'spectrogram.fmin': 5000 Hz is not below the Nyquist"),
-])
+@pytest.mark.parametrize(
+    "override, sentence",
+    [  # every check: tests/test_config.py
+        ("spectrogram={colormap: jett}", "config key 'spectrogram.colormap': 'jett' is not a matplotlib colormap"),
+        (
+            "spectrogram={sample_rate: 8000, fmin: 5000}",
+            "config key 'spectrogram.fmin': 5000 Hz is not below the Nyquist",
+        ),
+    ],
+)
 def test_8_bad_config_values_are_refused_at_start_up_naming_the_key(work, override, sentence):
     refused(work, "--cores", "2", "--config", override, expect=sentence)
 
@@ -398,8 +484,9 @@ def test_8_bad_config_values_are_refused_at_start_up_naming_the_key(work, overri
 def test_8_a_clip_at_another_rate_is_resampled_to_the_analysis_rate_not_refused(tmp_path):
     data = make_class_folders(tmp_path / "data", per_class=4, rate=16000)
     write_wav_file(data / "low" / "phone.wav", tone(300, 0.5, 8000), 8000)  # a phone's 8 kHz among 16 kHz clips
-    write_config(tmp_path, {"dataset": {"kind": "folder", "path": "data"}, "spectrogram": TINY_SPECTROGRAM,
-                            "split": TINY_SPLIT})
+    write_config(
+        tmp_path, {"dataset": {"kind": "folder", "path": "data"}, "spectrogram": TINY_SPECTROGRAM, "split": TINY_SPLIT}
+    )
     run_snakemake(tmp_path, "--cores", "2", "split")
     assert pd.read_csv(tmp_path / "results" / "bad_audio.csv").empty
     summary = json.loads((tmp_path / "results" / "split_summary.json").read_text())
@@ -410,9 +497,12 @@ def test_8_a_clip_at_another_rate_is_resampled_to_the_analysis_rate_not_refused(
     assert len(load_clip(data / "low" / "phone.wav", SpectrogramSettings.from_config(TINY_SPECTROGRAM))) == 8000
 
 
-@pytest.mark.parametrize("content, sentence", [  # every case: tests/test_dataset.py
-    (b"filename,label\nlow/low_0.wav,caf\xe9\n", "labels.csv: not UTF-8 text (byte 0xe9"),
-])
+@pytest.mark.parametrize(
+    "content, sentence",
+    [  # every case: tests/test_dataset.py
+        (b"filename,label\nlow/low_0.wav,caf\xe9\n", "labels.csv: not UTF-8 text (byte 0xe9"),
+    ],
+)
 def test_8_an_unreadable_csv_is_one_sentence(work, content, sentence):
     (work / "labels.csv").write_bytes(content)
     edit_config(work, "dataset", kind="csv", path="labels.csv", audio_dir="data")
@@ -422,11 +512,29 @@ def test_8_an_unreadable_csv_is_one_sentence(work, content, sentence):
 # --- also -------------------------------------------------------------------------------------------------
 def test_outputs_honour_the_umask_and_logs_live_in_results_dir(tmp_path):
     make_class_folders(tmp_path / "data", per_class=6)
-    write_config(tmp_path, {"dataset": {"kind": "folder", "path": "data"}, "spectrogram": TINY_SPECTROGRAM,
-                            "split": TINY_SPLIT})
-    proc = subprocess.run(["sh", "-c", 'umask 002 && exec "$@"', "sh", *snakemake_cmd(), "-s", str(REPO / "Snakefile"),
-                           "-d", str(tmp_path), f"--configfile={tmp_path / 'config.yaml'}", "--cores", "2", "split"],
-                          capture_output=True, text=True, env=no_slurm_env())
+    write_config(
+        tmp_path, {"dataset": {"kind": "folder", "path": "data"}, "spectrogram": TINY_SPECTROGRAM, "split": TINY_SPLIT}
+    )
+    proc = subprocess.run(
+        [
+            "sh",
+            "-c",
+            'umask 002 && exec "$@"',
+            "sh",
+            *snakemake_cmd(),
+            "-s",
+            str(REPO / "Snakefile"),
+            "-d",
+            str(tmp_path),
+            f"--configfile={tmp_path / 'config.yaml'}",
+            "--cores",
+            "2",
+            "split",
+        ],
+        capture_output=True,
+        text=True,
+        env=no_slurm_env(),
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = tmp_path / "results"
     for path in [results / "manifest.csv", results / "split.csv", next((results / "spectrograms").rglob("*.png"))]:

@@ -7,11 +7,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import (
-    SHARED_DATA, TINY_SPECTROGRAM, TINY_TRAIN, make_class_folders, needs_shared_data, planned_jobs, run_snakemake, tone,
-    write_config, write_wav_file,
-)
 from PIL import Image
+
+from conftest import (
+    SHARED_DATA,
+    TINY_SPECTROGRAM,
+    TINY_TRAIN,
+    make_class_folders,
+    needs_shared_data,
+    planned_jobs,
+    run_snakemake,
+    tone,
+    write_config,
+    write_wav_file,
+)
 
 
 def test_demo_run_writes_every_output_with_real_content(demo_run):
@@ -78,8 +87,14 @@ def test_csv_dataset_with_folds_splits_by_fold(tmp_path):
         write_wav_file(tmp_path / "clips" / f"{i}.wav", tone(300 + 500 * (i % 2), 0.5, 8000), 8000)
         rows.append(f"{i}.wav,{label},{i % 5 + 1},src{i}")
     (tmp_path / "meta.csv").write_text("filename,label,fold,group\n" + "\n".join(rows) + "\n")
-    write_config(tmp_path, {"dataset": {"kind": "csv", "path": "meta.csv", "audio_dir": "clips"},
-                            "spectrogram": TINY_SPECTROGRAM, "train": TINY_TRAIN})
+    write_config(
+        tmp_path,
+        {
+            "dataset": {"kind": "csv", "path": "meta.csv", "audio_dir": "clips"},
+            "spectrogram": TINY_SPECTROGRAM,
+            "train": TINY_TRAIN,
+        },
+    )
     write_wav_file(tmp_path / "clips" / "stray.wav", tone(), 8000)  # a file with no row
     proc = run_snakemake(tmp_path, "--cores", "2", "split")
     assert "1 WAV file(s) in clips have no row in the CSV and are not used" in proc.stdout + proc.stderr
@@ -90,10 +105,23 @@ def test_csv_dataset_with_folds_splits_by_fold(tmp_path):
 
 def test_cross_validation_trains_one_model_per_fold_and_pools_the_test_folds(tmp_path):
     make_class_folders(tmp_path / "data", per_class=8)  # no folds of its own: 2 stratified group folds
-    augment = {"time_shift": 0.2, "time_masks": 1, "freq_masks": 1, "gain_db": 6.0, "mixup": 0.5, "label_smoothing": 0.1}
-    write_config(tmp_path, {"dataset": {"kind": "folder", "path": "data"}, "spectrogram": TINY_SPECTROGRAM,
-                            "split": {"method": "cv", "cv_folds": 2, "val_ratio": 0.25},
-                            "train": TINY_TRAIN | {"augment": augment}})
+    augment = {
+        "time_shift": 0.2,
+        "time_masks": 1,
+        "freq_masks": 1,
+        "gain_db": 6.0,
+        "mixup": 0.5,
+        "label_smoothing": 0.1,
+    }
+    write_config(
+        tmp_path,
+        {
+            "dataset": {"kind": "folder", "path": "data"},
+            "spectrogram": TINY_SPECTROGRAM,
+            "split": {"method": "cv", "cv_folds": 2, "val_ratio": 0.25},
+            "train": TINY_TRAIN | {"augment": augment},
+        },
+    )
     jobs = planned_jobs(tmp_path)
     assert jobs["cv_train"] == 2 and jobs["cv_evaluate"] == 2 and "train" not in jobs  # no holdout model
     run_snakemake(tmp_path, "--cores", "2")
@@ -102,7 +130,9 @@ def test_cross_validation_trains_one_model_per_fold_and_pools_the_test_folds(tmp
     assert cv["folds"] == 2 and [row["fold"] for row in cv["per_fold"]] == [1, 2]
     assert cv["pooled"]["clips"] == 24 == sum(row["test_clips"] for row in cv["per_fold"])
     top1 = [row["top1"] for row in cv["per_fold"]]
-    assert cv["top1"]["mean"] == pytest.approx(np.mean(top1)) and cv["top1"]["std"] == pytest.approx(np.std(top1, ddof=1))
+    assert cv["top1"]["mean"] == pytest.approx(np.mean(top1)) and cv["top1"]["std"] == pytest.approx(
+        np.std(top1, ddof=1)
+    )
     assert cv["settings"]["train"]["augment"]["mixup"] == 0.5
     tested = []
     for fold in (1, 2):
@@ -127,7 +157,9 @@ def make_esc50_archive(tmp_path) -> Path:
         write_wav_file(src / "audio" / name, tone(200 + 700 * target, 0.5, 8000), 8000)
         rows.append(f"{name},{i % 5 + 1},{target},{label},True,{100 + i},A")
     (src / "meta").mkdir()
-    (src / "meta" / "esc50.csv").write_text("filename,fold,target,category,esc10,src_file,take\n" + "\n".join(rows) + "\n")
+    (src / "meta" / "esc50.csv").write_text(
+        "filename,fold,target,category,esc10,src_file,take\n" + "\n".join(rows) + "\n"
+    )
     archive = tmp_path / "ESC-50-master.zip"
     with zipfile.ZipFile(archive, "w") as z:
         for f in sorted(src.rglob("*")):
@@ -137,8 +169,10 @@ def make_esc50_archive(tmp_path) -> Path:
 
 def test_esc50_is_downloaded_when_absent_then_split_by_its_folds(tmp_path):
     archive = make_esc50_archive(tmp_path)
-    write_config(tmp_path, {"dataset": {"kind": "esc50", "path": "data/ESC-50", "url": archive.as_uri()},
-                            "spectrogram": TINY_SPECTROGRAM})
+    write_config(
+        tmp_path,
+        {"dataset": {"kind": "esc50", "path": "data/ESC-50", "url": archive.as_uri()}, "spectrogram": TINY_SPECTROGRAM},
+    )
     run_snakemake(tmp_path, "--cores", "2", "split")
     assert (tmp_path / "data" / "ESC-50" / "meta" / "esc50.csv").is_file()
     listing = pd.read_csv(tmp_path / "results" / "split.csv")
@@ -146,7 +180,9 @@ def test_esc50_is_downloaded_when_absent_then_split_by_its_folds(tmp_path):
 
 
 def test_esc50_download_failure_is_one_clear_sentence(tmp_path):
-    write_config(tmp_path, {"dataset": {"kind": "esc50", "path": "data/ESC-50", "url": (tmp_path / "none.zip").as_uri()}})
+    write_config(
+        tmp_path, {"dataset": {"kind": "esc50", "path": "data/ESC-50", "url": (tmp_path / "none.zip").as_uri()}}
+    )
     proc = run_snakemake(tmp_path, "--cores", "1", "split", check=False)
     assert proc.returncode != 0
     assert "could not download ESC-50" in proc.stderr + proc.stdout and "set dataset.path" in proc.stderr + proc.stdout
@@ -160,8 +196,10 @@ def test_a_bad_config_value_stops_the_run_naming_the_key(tmp_path):
 
 @needs_shared_data
 def test_esc10_plans_400_spectrogram_jobs_and_splits_by_its_folds(tmp_path):
-    write_config(tmp_path, {"dataset": {"kind": "csv", "path": str(SHARED_DATA / "esc10" / "esc10.csv")},
-                            "spectrogram": TINY_SPECTROGRAM})
+    write_config(
+        tmp_path,
+        {"dataset": {"kind": "csv", "path": str(SHARED_DATA / "esc10" / "esc10.csv")}, "spectrogram": TINY_SPECTROGRAM},
+    )
     assert planned_jobs(tmp_path)["spectrogram"] == 400
     run_snakemake(tmp_path, "--cores", "2", "split")
     listing = pd.read_csv(tmp_path / "results" / "split.csv")

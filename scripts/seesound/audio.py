@@ -117,8 +117,10 @@ def check_riff_header(path) -> RiffHeader | None:
     if channels < 1 or rate < 1 or block_align < 1:
         raise BadAudioError(path, f"invalid WAV header ({channels} channels, {rate} Hz, block {block_align})")
     if format_tag in _DECODED_TAGS and block_align % channels:
-        raise BadAudioError(path, f"inconsistent WAV header: a block of {block_align} bytes cannot hold "
-                                  f"{channels} channels of equal size")
+        raise BadAudioError(
+            path,
+            f"inconsistent WAV header: a block of {block_align} bytes cannot hold {channels} channels of equal size",
+        )
     available = file_size - data_offset
     if data_size != _UNKNOWN_LENGTH and data_size > available:
         raise BadAudioError(
@@ -133,11 +135,16 @@ def _open_failure(path, header: RiffHeader | None, error: Exception) -> BadAudio
     detail = str(error).split(": ", 1)[-1].strip() or type(error).__name__
     if header is not None and header.format_tag not in _DECODED_TAGS:
         name = _CODEC_NAMES.get(header.format_tag, f"format tag 0x{header.format_tag:04X}")
-        return BadAudioError(path, f"unsupported WAV codec ({name}): libsndfile cannot decode it ({detail}); {_CONVERT_HINT}")
+        return BadAudioError(
+            path, f"unsupported WAV codec ({name}): libsndfile cannot decode it ({detail}); {_CONVERT_HINT}"
+        )
     if header is not None:
         return BadAudioError(path, f"unreadable WAV file (libsndfile: {detail})")
-    return BadAudioError(path, f"not a readable audio file (libsndfile: {detail}); seesound reads "
-                               f"{', '.join(e[1:] for e in AUDIO_EXTENSIONS)}")
+    return BadAudioError(
+        path,
+        f"not a readable audio file (libsndfile: {detail}); seesound reads "
+        f"{', '.join(e[1:] for e in AUDIO_EXTENSIONS)}",
+    )
 
 
 def read_audio_info(path) -> AudioInfo:
@@ -232,7 +239,9 @@ def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
         return samples
     import soxr
 
-    return soxr.resample(np.asarray(samples, np.float32), rate_in, rate_out, RESAMPLE_QUALITY).astype(np.float32, copy=False)
+    return soxr.resample(np.asarray(samples, np.float32), rate_in, rate_out, RESAMPLE_QUALITY).astype(
+        np.float32, copy=False
+    )
 
 
 class StreamResampler:
@@ -262,8 +271,19 @@ def write_wav(path, samples: np.ndarray, sample_rate: int) -> None:
     data = pcm.tobytes()
     header = struct.pack(
         "<4sI4s4sIHHIIHH4sI",
-        b"RIFF", 36 + len(data), b"WAVE", b"fmt ", 16, WAVE_FORMAT_PCM, channels,
-        sample_rate, sample_rate * 2 * channels, 2 * channels, 16, b"data", len(data),
+        b"RIFF",
+        36 + len(data),
+        b"WAVE",
+        b"fmt ",
+        16,
+        WAVE_FORMAT_PCM,
+        channels,
+        sample_rate,
+        sample_rate * 2 * channels,
+        2 * channels,
+        16,
+        b"data",
+        len(data),
     )
     from .fileio import atomic_write_bytes
 

@@ -34,7 +34,7 @@ class AudioAugment:
     label_smoothing: float = 0.0  # cross-entropy label smoothing
 
     @classmethod
-    def from_config(cls, augment: dict) -> "AudioAugment":
+    def from_config(cls, augment: dict) -> AudioAugment:
         return cls(**{f.name: augment[f.name] for f in fields(cls) if f.name in augment})
 
     @property
@@ -92,12 +92,15 @@ def mix_levels(a: np.ndarray, b: np.ndarray, weight_a: float, top_db: float) -> 
 def augment_levels(levels: np.ndarray, aug: AudioAugment, top_db: float, rng: np.random.Generator) -> np.ndarray:
     """Time shift, dB offset and time/frequency masks on (height = frequency, width = time) levels."""
     out = np.array(levels, dtype=np.float32)
-    height, width = out.shape
+    width = out.shape[1]
     if aug.time_shift:
         out = np.roll(out, int(rng.integers(-int(aug.time_shift * width), int(aug.time_shift * width) + 1)), axis=1)
     if aug.gain_db:
         out = np.clip(out + rng.uniform(-aug.gain_db, aug.gain_db) / top_db, 0.0, 1.0)
-    for axis, count, max_fraction in ((1, aug.time_masks, aug.time_mask_width), (0, aug.freq_masks, aug.freq_mask_width)):
+    for axis, count, max_fraction in (
+        (1, aug.time_masks, aug.time_mask_width),
+        (0, aug.freq_masks, aug.freq_mask_width),
+    ):
         size = out.shape[axis]
         for _ in range(count):
             w = int(rng.integers(0, int(max_fraction * size) + 1))
@@ -182,8 +185,12 @@ def audio_aware_trainer(aug: AudioAugment, colormap: str, top_db: float, seed: i
             super().__init__(*args, **kwargs)
             if aug.label_smoothing or aug.mixup:
                 # on_train_start: after the model is built (or rebuilt by a resume); checkpoints never keep it
-                self.add_callback("on_train_start", lambda trainer: setattr(
-                    unwrap_model(trainer.model), "criterion", soft_target_loss(aug.label_smoothing)))
+                self.add_callback(
+                    "on_train_start",
+                    lambda trainer: setattr(
+                        unwrap_model(trainer.model), "criterion", soft_target_loss(aug.label_smoothing)
+                    ),
+                )
 
         def build_dataset(self, img_path, mode="train", batch=None):
             if mode == "train" and aug.changes_images:

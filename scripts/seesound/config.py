@@ -35,16 +35,23 @@ def _fill_defaults(config: dict, schema: dict) -> None:
 
 def _nested_key_hint(unknown: str, value, schema: dict) -> str | None:
     """`--config epochs=5` or `--config train.epochs=5`: say how a nested key is given on the command line."""
-    sections = {name: sub.get("properties", {}) for name, sub in schema.get("properties", {}).items()
-                if sub.get("type") == "object"}
+    sections = {
+        name: sub.get("properties", {})
+        for name, sub in schema.get("properties", {}).items()
+        if sub.get("type") == "object"
+    }
     section, _, sub = unknown.partition(".")
     if sub and section in sections and sub in sections[section]:
-        return (f"config key {unknown!r}: nested keys are not given with a dot; on the command line write "
-                f"--config {section}='{{{sub}: {value}}}' (or put them in a --configfile)")
+        return (
+            f"config key {unknown!r}: nested keys are not given with a dot; on the command line write "
+            f"--config {section}='{{{sub}: {value}}}' (or put them in a --configfile)"
+        )
     owners = [name for name, keys in sections.items() if unknown in keys]
     if owners:
-        return (f"config key {unknown!r} is unknown at the top level; it belongs to {' and '.join(map(repr, owners))}: "
-                f"--config {owners[0]}='{{{unknown}: {value}}}'")
+        return (
+            f"config key {unknown!r} is unknown at the top level; it belongs to {' and '.join(map(repr, owners))}: "
+            f"--config {owners[0]}='{{{unknown}: {value}}}'"
+        )
     return None
 
 
@@ -67,7 +74,14 @@ def _sentence(error, schema: dict) -> str:
     return f"config key '{key}': {error.message}"
 
 
-_JSON_TYPES = {"integer": int, "number": (int, float), "boolean": bool, "null": type(None), "array": list, "object": dict}
+_JSON_TYPES = {
+    "integer": int,
+    "number": (int, float),
+    "boolean": bool,
+    "null": type(None),
+    "array": list,
+    "object": dict,
+}
 
 
 def _coerce_strings(value, schema: dict):
@@ -91,7 +105,10 @@ def _coerce_strings(value, schema: dict):
         return parsed if parsed in schema["enum"] else value
     if isinstance(parsed, (int, float)) and not isinstance(parsed, bool) and {"integer", "number"} & set(types):
         return parsed  # 5.5 where an integer is wanted is reported as the number it is, not as '5.5'
-    if any(isinstance(parsed, _JSON_TYPES[t]) and not (t in ("integer", "number") and isinstance(parsed, bool)) for t in types):
+    if any(
+        isinstance(parsed, _JSON_TYPES[t]) and not (t in ("integer", "number") and isinstance(parsed, bool))
+        for t in types
+    ):
         return _coerce_strings(parsed, schema)
     return value
 
@@ -103,7 +120,9 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
     schema = schema or load_schema()
     config = _coerce_strings(copy.deepcopy(dict(config)), schema)
     validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    errors = sorted(
+        validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path)))
+    )
     if errors:
         raise ConfigError(_sentence(jsonschema.exceptions.best_match(errors), schema))
     _fill_defaults(config, schema)
@@ -128,13 +147,17 @@ def _check_frequency_range(spec: dict) -> None:
 
     rate = spec["sample_rate"]
     if spec["fmin"] >= rate / 2:
-        raise ConfigError(f"config key 'spectrogram.fmin': {spec['fmin']:g} Hz is not below the Nyquist frequency "
-                          f"({rate / 2:g} Hz) of the analysis rate spectrogram.sample_rate ({rate} Hz); every image "
-                          f"would be blank")
+        raise ConfigError(
+            f"config key 'spectrogram.fmin': {spec['fmin']:g} Hz is not below the Nyquist frequency "
+            f"({rate / 2:g} Hz) of the analysis rate spectrogram.sample_rate ({rate} Hz); every image "
+            f"would be blank"
+        )
     top = min(x for x in (spec["fmax"], rate / 2) if x is not None)
     if spec["freq_scale"] == "log" and top <= max(spec["fmin"], LOG_SCALE_FLOOR_HZ):
-        raise ConfigError(f"config key 'spectrogram.fmax': the log scale starts at {LOG_SCALE_FLOOR_HZ:g} Hz (or fmin) "
-                          f"and needs a top frequency above it, not {top:g} Hz")
+        raise ConfigError(
+            f"config key 'spectrogram.fmax': the log scale starts at {LOG_SCALE_FLOOR_HZ:g} Hz (or fmin) "
+            f"and needs a top frequency above it, not {top:g} Hz"
+        )
 
 
 def _check_colormap(name: str) -> None:
@@ -177,7 +200,7 @@ def _ultralytics_architecture(name: str) -> bool:
     spec = importlib.util.find_spec("ultralytics")
     if spec is None or not spec.submodule_search_locations:
         return False
-    cfg = Path(list(spec.submodule_search_locations)[0]) / "cfg"
+    cfg = Path(next(iter(spec.submodule_search_locations))) / "cfg"
     unified = re.sub(r"(\d+)([nslmx])(.+)?$", r"\1\3", name)
     return any(next(cfg.rglob(n), None) is not None for n in {name, unified})
 
@@ -193,16 +216,20 @@ def config_notes(config: dict) -> list[str]:
 def _check_relations(config: dict) -> None:
     spec, split, dataset = config["spectrogram"], config["split"], config["dataset"]
     if spec["sample_rate"] is None:
-        raise ConfigError("config key 'spectrogram.sample_rate': null no longer keeps each file's rate; every model "
-                          "has one analysis rate that all audio is resampled to: give it in Hz (default 16000)")
+        raise ConfigError(
+            "config key 'spectrogram.sample_rate': null no longer keeps each file's rate; every model "
+            "has one analysis rate that all audio is resampled to: give it in Hz (default 16000)"
+        )
     if spec["hop_length"] > spec["n_fft"]:
         raise ConfigError(
             f"config key 'spectrogram.hop_length': {spec['hop_length']} is larger than spectrogram.n_fft "
             f"({spec['n_fft']}), which would skip audio between frames"
         )
     if spec["fmax"] is not None and spec["fmax"] <= spec["fmin"]:
-        raise ConfigError(f"config key 'spectrogram.fmax': {spec['fmax']:g} Hz must be larger than spectrogram.fmin "
-                          f"({spec['fmin']:g} Hz)")
+        raise ConfigError(
+            f"config key 'spectrogram.fmax': {spec['fmax']:g} Hz must be larger than spectrogram.fmin "
+            f"({spec['fmin']:g} Hz)"
+        )
     _check_frequency_range(spec)
     _check_colormap(spec["colormap"])
     if split["test_ratio"] + split["val_ratio"] >= 1:
@@ -226,8 +253,12 @@ def _check_relations(config: dict) -> None:
         raise ConfigError("config key 'predict.hop_s': must not be larger than predict.window_s")
     if predict["model"] is not None:
         if not predict["model"].endswith((".pt", ".onnx")):
-            raise ConfigError(f"config key 'predict.model': {predict['model']!r} must be a seesound model file (.pt or .onnx)")
+            raise ConfigError(
+                f"config key 'predict.model': {predict['model']!r} must be a seesound model file (.pt or .onnx)"
+            )
         if not Path(predict["model"]).is_file():
             raise ConfigError(f"config key 'predict.model': {predict['model']!r} is not a file")
     elif predict["engine"] == "onnx" and not config["train"]["export"]:
-        raise ConfigError("config key 'predict.engine': 'onnx' needs the ONNX export of the model: set train.export: true")
+        raise ConfigError(
+            "config key 'predict.engine': 'onnx' needs the ONNX export of the model: set train.export: true"
+        )

@@ -26,9 +26,18 @@ def summarize_folds(fold_metrics: dict[int, dict], fold_train_s: dict[int, float
     for f in folds:
         if fold_metrics[f]["classes"] != names:
             raise ValueError(f"fold {f} has classes {fold_metrics[f]['classes']}, fold {folds[0]} has {names}")
-    per_fold = [{"fold": f, "test_clips": fold_metrics[f]["test"]["clips"], "top1": fold_metrics[f]["test"]["top1"],
-                 "top5": fold_metrics[f]["test"]["top5"], "macro_f1": fold_metrics[f]["test"]["macro_f1"],
-                 "val_top1": fold_metrics[f]["val"]["top1"], "train_s": round(fold_train_s[f], 1)} for f in folds]
+    per_fold = [
+        {
+            "fold": f,
+            "test_clips": fold_metrics[f]["test"]["clips"],
+            "top1": fold_metrics[f]["test"]["top1"],
+            "top5": fold_metrics[f]["test"]["top5"],
+            "macro_f1": fold_metrics[f]["test"]["macro_f1"],
+            "val_top1": fold_metrics[f]["val"]["top1"],
+            "train_s": round(fold_train_s[f], 1),
+        }
+        for f in folds
+    ]
     pooled = np.sum([np.asarray(fold_metrics[f]["test"]["confusion_matrix"]) for f in folds], axis=0)
 
     def mean_std(key):
@@ -65,10 +74,17 @@ def write_cv_summary(folds, metrics_jsons, results_csvs, cv_json, confusion_png,
         seconds[fold] = training_seconds(results_csv)
     summary = summarize_folds(metrics, seconds)
     atomic_write_text(cv_json, json.dumps(summary, indent=2) + "\n")
-    plot_confusion_matrix(summary["pooled"]["confusion_matrix"], summary["classes"], confusion_png,
-                          f"Confusion matrix, {summary['folds']} test folds pooled")
+    plot_confusion_matrix(
+        summary["pooled"]["confusion_matrix"],
+        summary["classes"],
+        confusion_png,
+        f"Confusion matrix, {summary['folds']} test folds pooled",
+    )
     plot_cv_folds(summary, folds_png)
     t = summary["top1"]
-    print(f"[seesound] cross-validation, {summary['folds']} folds: test top-1 {100 * t['mean']:.1f} ± "
-          f"{100 * t['std']:.1f} %", flush=True)
+    print(
+        f"[seesound] cross-validation, {summary['folds']} folds: test top-1 {100 * t['mean']:.1f} ± "
+        f"{100 * t['std']:.1f} %",
+        flush=True,
+    )
     return summary

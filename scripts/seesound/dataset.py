@@ -16,7 +16,6 @@ import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
-import numpy as np
 import pandas as pd
 
 from .audio import AUDIO_EXTENSIONS, is_audio_file
@@ -35,7 +34,9 @@ class DatasetError(ValueError):
 def _check_unique(table: pd.DataFrame, source) -> None:
     dup = table["clip_id"][table["clip_id"].duplicated()]
     if len(dup):
-        raise DatasetError(f"{source}: two files would share the clip id {dup.iloc[0]!r} (same name, other case or extension)")
+        raise DatasetError(
+            f"{source}: two files would share the clip id {dup.iloc[0]!r} (same name, other case or extension)"
+        )
 
 
 def shown(path) -> str:
@@ -86,7 +87,9 @@ def folder_clip_table(root) -> pd.DataFrame:
     """`root/<class>/**/<audio files>`: the class is the first folder below root."""
     root = Path(root)
     if not root.is_dir():
-        raise DatasetError(f"dataset.path {str(root)!r} is not a folder (expected one sub-folder of audio files per class)")
+        raise DatasetError(
+            f"dataset.path {str(root)!r} is not a folder (expected one sub-folder of audio files per class)"
+        )
     rows, loose, other = [], [], []
     for dirpath, filenames in walk_real_dirs(root):
         rel_dir = Path(dirpath).relative_to(root)
@@ -98,7 +101,9 @@ def folder_clip_table(root) -> pd.DataFrame:
         label = rel_dir.parts[0]
         problem = label_problem(label)
         if problem and audio:
-            raise DatasetError(f"{shown(root / label)}: the folder name {shown(label)!r} cannot be a class name: {problem}")
+            raise DatasetError(
+                f"{shown(root / label)}: the folder name {shown(label)!r} cannot be a class name: {problem}"
+            )
         for name in audio:
             rel = PurePosixPath(*rel_dir.parts, name)
             clip_id = clip_id_for(str(rel.with_suffix("")))
@@ -110,8 +115,10 @@ def folder_clip_table(root) -> pd.DataFrame:
     _check_unique(table, root)
     warnings = []
     if loose:
-        warnings.append(f"{len(loose)} audio file(s) directly in {root} have no class folder and are not used "
-                        f"(first: {shown(loose[0])})")
+        warnings.append(
+            f"{len(loose)} audio file(s) directly in {root} have no class folder and are not used "
+            f"(first: {shown(loose[0])})"
+        )
     if other:
         warnings.append(not_audio_warning(other, root))
     table.attrs["warnings"] = warnings
@@ -121,17 +128,23 @@ def folder_clip_table(root) -> pd.DataFrame:
 def not_audio_warning(names, folder) -> str:
     """Files in a data or input folder that are not audio seesound reads: said, never silently ignored."""
     first = ", ".join(shown(n) for n in sorted(names)[:3])
-    return (f"{len(names)} file(s) in {folder} are not audio seesound reads ({', '.join(AUDIO_EXTENSIONS)}) and "
-            f"are not used (first: {first})")
+    return (
+        f"{len(names)} file(s) in {folder} are not audio seesound reads ({', '.join(AUDIO_EXTENSIONS)}) and "
+        f"are not used (first: {first})"
+    )
 
 
 # --- csv / esc50 --------------------------------------------------------------------------------------
 def _safe_audio_path(audio_dir: Path, name: str, csv_path, row_number: int) -> PurePosixPath:
     rel = PurePosixPath(name.replace("\\", "/"))
     if rel.is_absolute() or name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
-        raise DatasetError(f"{csv_path}, row {row_number}: refusing absolute path {name!r}; give paths relative to {audio_dir}")
+        raise DatasetError(
+            f"{csv_path}, row {row_number}: refusing absolute path {name!r}; give paths relative to {audio_dir}"
+        )
     if ".." in rel.parts:
-        raise DatasetError(f"{csv_path}, row {row_number}: refusing path {name!r}, which leaves the audio folder {audio_dir}")
+        raise DatasetError(
+            f"{csv_path}, row {row_number}: refusing path {name!r}, which leaves the audio folder {audio_dir}"
+        )
     return rel
 
 
@@ -139,12 +152,16 @@ def csv_clip_table(csv_path, audio_dir=None, esc10_only: bool = False) -> pd.Dat
     """A CSV with `filename` and `label` (or ESC-50's `category`), optional `fold` and `group`/`src_file`."""
     csv_path = Path(csv_path)
     if not csv_path.is_file():
-        raise DatasetError(f"dataset.path {str(csv_path)!r} does not exist (expected a CSV with filename,label columns)")
+        raise DatasetError(
+            f"dataset.path {str(csv_path)!r} does not exist (expected a CSV with filename,label columns)"
+        )
     audio_dir = Path(audio_dir) if audio_dir else csv_path.parent / "audio"
     meta = read_csv_table(csv_path)
     label_col = "label" if "label" in meta.columns else "category" if "category" in meta.columns else None
     if "filename" not in meta.columns or label_col is None:
-        raise DatasetError(f"{csv_path}: needs a 'filename' column and a 'label' (or 'category') column; found {list(meta.columns)}")
+        raise DatasetError(
+            f"{csv_path}: needs a 'filename' column and a 'label' (or 'category') column; found {list(meta.columns)}"
+        )
     if esc10_only and "esc10" in meta.columns:
         meta = meta[meta["esc10"].str.strip().str.lower() == "true"]
     group_col = "group" if "group" in meta.columns else "src_file" if "src_file" in meta.columns else None
@@ -161,7 +178,9 @@ def csv_clip_table(csv_path, audio_dir=None, esc10_only: bool = False) -> pd.Dat
             raise DatasetError(f"{csv_path}, row {row_number}: the label {label!r} cannot be a class name: {problem}")
         rel = _safe_audio_path(audio_dir, name, csv_path, row_number)
         if str(rel) in seen:
-            raise DatasetError(f"{csv_path}: rows {seen[str(rel)]} and {row_number} both name {name!r}; keep one row per file")
+            raise DatasetError(
+                f"{csv_path}: rows {seen[str(rel)]} and {row_number} both name {name!r}; keep one row per file"
+            )
         seen[str(rel)] = row_number
         audio = audio_dir / rel
         if not os.path.lexists(audio):
@@ -186,8 +205,9 @@ def read_csv_table(csv_path) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise DatasetError(f"{csv_path}: the file is empty (expected a header line such as filename,label)") from None
     except UnicodeDecodeError as e:
-        raise DatasetError(f"{csv_path}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}); "
-                           f"save it as UTF-8") from None
+        raise DatasetError(
+            f"{csv_path}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}); save it as UTF-8"
+        ) from None
     except pd.errors.ParserError as e:
         detail = str(e).strip().splitlines()[-1]
         raise DatasetError(f"{csv_path}: malformed CSV ({detail})") from None
@@ -237,8 +257,10 @@ def download_esc50(url: str, dest) -> None:
         if dest.exists():
             # never replace what someone else put there; empty folders are Snakemake's (it makes meta/)
             if any(files for _, _, files in os.walk(dest)):
-                raise DatasetError(f"{dest} already holds files but no meta/esc50.csv; point dataset.path at an "
-                                   f"empty or new folder for the download")
+                raise DatasetError(
+                    f"{dest} already holds files but no meta/esc50.csv; point dataset.path at an "
+                    f"empty or new folder for the download"
+                )
             shutil.rmtree(dest)
         shutil.move(str(found[0].parent.parent), dest)
 
@@ -295,8 +317,10 @@ def check_problems(table: pd.DataFrame, on_bad_audio: str) -> None:
     bad = table[table["problem"] != ""]
     if len(bad) and on_bad_audio != "skip":
         more = f"; {len(bad) - 1} more file(s) cannot be used either" if len(bad) > 1 else ""
-        raise DatasetError(f"{shown(bad['audio'].iloc[0])}: {bad['problem'].iloc[0]}{more}. Fix them, or set "
-                           f"dataset.on_bad_audio: skip to leave such files out (listed in bad_audio.csv)")
+        raise DatasetError(
+            f"{shown(bad['audio'].iloc[0])}: {bad['problem'].iloc[0]}{more}. Fix them, or set "
+            f"dataset.on_bad_audio: skip to leave such files out (listed in bad_audio.csv)"
+        )
 
 
 def audio_fingerprint(table: pd.DataFrame) -> list:

@@ -31,8 +31,21 @@ def evaluate_split(classifier: Classifier, listing: pd.DataFrame, split: str, ba
     return rows, probs, truth
 
 
-def evaluate_model(weights_pt, listing_csv, metrics_json, predictions_csv, confusion_png, curves_png, results_csv,
-                   per_class_csv, confused_csv, misclassified_png, batch, device, settings: dict) -> dict:
+def evaluate_model(
+    weights_pt,
+    listing_csv,
+    metrics_json,
+    predictions_csv,
+    confusion_png,
+    curves_png,
+    results_csv,
+    per_class_csv,
+    confused_csv,
+    misclassified_png,
+    batch,
+    device,
+    settings: dict,
+) -> dict:
     """The evaluate rule: metrics.json, per-clip test predictions and the two evaluation plots."""
     from .plots import plot_confusion_matrix, plot_misclassified, plot_training_curves
 
@@ -46,17 +59,23 @@ def evaluate_model(weights_pt, listing_csv, metrics_json, predictions_csv, confu
         report[split] = classification_report(probs, truth, names)
         report[split]["most_confused"] = most_confused_pairs(report[split]["confusion_matrix"], names)
         predicted = probs.argmax(axis=1) if len(probs) else np.zeros(0, int)
-        per_clip.append(pd.DataFrame({
-            "split": split,
-            "clip_id": rows["clip_id"].to_numpy(),
-            "true": rows["label"].to_numpy(),
-            "predicted": [names[i] for i in predicted],
-            "probability": probs.max(axis=1) if len(probs) else [],
-            "true_probability": probs[np.arange(len(truth)), truth] if len(probs) else [],
-            "image": rows["image"].to_numpy(),
-        }))
+        per_clip.append(
+            pd.DataFrame(
+                {
+                    "split": split,
+                    "clip_id": rows["clip_id"].to_numpy(),
+                    "true": rows["label"].to_numpy(),
+                    "predicted": [names[i] for i in predicted],
+                    "probability": probs.max(axis=1) if len(probs) else [],
+                    "true_probability": probs[np.arange(len(truth)), truth] if len(probs) else [],
+                    "image": rows["image"].to_numpy(),
+                }
+            )
+        )
     atomic_write_text(metrics_json, json.dumps(report, indent=2) + "\n")
-    atomic_write_text(predictions_csv, pd.concat(per_clip).to_csv(index=False, float_format="%.6f", lineterminator="\n"))
+    atomic_write_text(
+        predictions_csv, pd.concat(per_clip).to_csv(index=False, float_format="%.6f", lineterminator="\n")
+    )
     shown = "test" if report["test"]["clips"] else "val"
     plot_confusion_matrix(report[shown]["confusion_matrix"], names, confusion_png, f"Confusion matrix ({shown})")
     plot_training_curves(results_csv, curves_png)

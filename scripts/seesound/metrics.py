@@ -38,7 +38,7 @@ def classification_report(probs: np.ndarray, truth: np.ndarray, names) -> dict:
     cm = confusion_matrix(truth, predicted, len(names))
     scores = per_class_scores(cm, names)
     return {
-        "clips": int(len(truth)),
+        "clips": len(truth),
         "top1": top_k_accuracy(probs, truth, 1),
         "top5": top_k_accuracy(probs, truth, 5),
         "macro_f1": float(np.mean([s["f1"] for s in scores.values()])) if len(names) else float("nan"),
@@ -49,5 +49,10 @@ def classification_report(probs: np.ndarray, truth: np.ndarray, names) -> dict:
 
 def most_confused_pairs(cm, names, n: int = 5) -> list[dict]:
     cm = np.asarray(cm)
-    off = [(int(cm[i, j]), names[i], names[j]) for i in range(len(names)) for j in range(len(names)) if i != j and cm[i, j] > 0]
+    off = [
+        (int(cm[i, j]), names[i], names[j])
+        for i in range(len(names))
+        for j in range(len(names))
+        if i != j and cm[i, j] > 0
+    ]
     return [{"true": t, "predicted": p, "count": c} for c, t, p in sorted(off, key=lambda x: (-x[0], x[1], x[2]))[:n]]

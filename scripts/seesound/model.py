@@ -59,7 +59,7 @@ class ModelCard:
         return json.dumps(asdict(self), indent=2, sort_keys=False, default=str)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ModelCard":
+    def from_dict(cls, data: dict) -> ModelCard:
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
     def settings(self):
@@ -72,7 +72,9 @@ def card_from_training(classes, spectrogram: dict, window_s: float, imgsz: int, 
     from . import __version__
     from .render import RENDERER_VERSION
 
-    return ModelCard(list(classes), dict(spectrogram), float(window_s), int(imgsz), RENDERER_VERSION, __version__, trained)
+    return ModelCard(
+        list(classes), dict(spectrogram), float(window_s), int(imgsz), RENDERER_VERSION, __version__, trained
+    )
 
 
 def _load_checkpoint(path) -> dict:
@@ -116,8 +118,10 @@ def read_card(path) -> ModelCard:
     else:
         data = _load_checkpoint(path).get(CARD_KEY)
     if not data:
-        raise ModelError(f"{path} has no seesound model card (it was not trained by this version of seesound): "
-                         f"its sample rate, spectrogram settings and classes are unknown, so it cannot be applied")
+        raise ModelError(
+            f"{path} has no seesound model card (it was not trained by this version of seesound): "
+            f"its sample rate, spectrogram settings and classes are unknown, so it cannot be applied"
+        )
     return ModelCard.from_dict(data)
 
 
@@ -139,7 +143,9 @@ def load_classifier(model_path):
     try:
         model = YOLO(name, task="classify")
     except Exception as e:  # Ultralytics raises many types for unusable files
-        raise ModelError(f"train.model {name!r} cannot be loaded as an Ultralytics model ({type(e).__name__}: {e})") from None
+        raise ModelError(
+            f"train.model {name!r} cannot be loaded as an Ultralytics model ({type(e).__name__}: {e})"
+        ) from None
     if model.task != "classify":
         raise ModelError(f"train.model {name!r} is a {model.task!r} model, not an Ultralytics classification model")
     return model
@@ -206,7 +212,9 @@ class Classifier:
         threads = int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
         if threads:
             options.intra_op_num_threads = threads
-        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if self.device != "cpu" else ["CPUExecutionProvider"]
+        providers = (
+            ["CUDAExecutionProvider", "CPUExecutionProvider"] if self.device != "cpu" else ["CPUExecutionProvider"]
+        )
         available = set(onnxruntime.get_available_providers())
         session = onnxruntime.InferenceSession(self.path, options, providers=[p for p in providers if p in available])
         name = session.get_inputs()[0].name
@@ -237,6 +245,13 @@ def write_untrained_model(path, card: ModelCard, architecture: str = "yolov8n-cl
     net = ClassificationModel(architecture, nc=len(card.classes), verbose=False)
     net.names = dict(enumerate(card.classes))
     buf = io.BytesIO()
-    torch.save({"model": net, "ema": None, "train_args": {"task": "classify", "imgsz": card.imgsz},
-                CARD_KEY: json.loads(card.to_json())}, buf)
+    torch.save(
+        {
+            "model": net,
+            "ema": None,
+            "train_args": {"task": "classify", "imgsz": card.imgsz},
+            CARD_KEY: json.loads(card.to_json()),
+        },
+        buf,
+    )
     atomic_write_bytes(path, buf.getvalue())

@@ -39,8 +39,15 @@ def plot_confusion_matrix(cm, names, path, title: str = "Confusion matrix (test)
     for i in range(len(names)):
         for j in range(len(names)):
             if cm[i, j]:
-                ax.text(j, i, f"{norm[i, j]:.2f}\n({int(cm[i, j])})", ha="center", va="center", fontsize=7,
-                        color="white" if norm[i, j] > 0.5 else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{norm[i, j]:.2f}\n({int(cm[i, j])})",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if norm[i, j] > 0.5 else "black",
+                )
     fig.colorbar(im, ax=ax, label="fraction of true class")
     ax.set_title(title)
     _save(fig, path)
@@ -117,16 +124,26 @@ def plot_example_spectrograms(examples, settings, path) -> None:
     mesh = None
     for ax, (label, _), db in zip(axes.flat, examples, dbs):
         seconds = db.shape[1] * settings.hop_length / settings.sample_rate
-        mesh = ax.imshow(db, origin="lower", aspect="auto", cmap=settings.colormap, vmin=low, vmax=top,
-                         extent=(0, seconds, -0.5, db.shape[0] - 0.5), interpolation="nearest")
+        mesh = ax.imshow(
+            db,
+            origin="lower",
+            aspect="auto",
+            cmap=settings.colormap,
+            vmin=low,
+            vmax=top,
+            extent=(0, seconds, -0.5, db.shape[0] - 0.5),
+            interpolation="nearest",
+        )
         positions, labels = frequency_ticks(settings, db.shape[0])
         ax.set_yticks(positions, labels)
         ax.set_title(label)
         ax.set_xlabel("time (s)")
         ax.set_ylabel("frequency (Hz)")
     fig.colorbar(mesh, ax=axes.ravel().tolist(), label="level (dB re amplitude 1e-5, one range for all panels)")
-    fig.suptitle(f"{settings.freq_scale} spectrogram at {settings.sample_rate / 1000:g} kHz, n_fft {settings.n_fft}, "
-                 f"hop {settings.hop_length}; colour range {settings.top_db:g} dB below the loudest example")
+    fig.suptitle(
+        f"{settings.freq_scale} spectrogram at {settings.sample_rate / 1000:g} kHz, n_fft {settings.n_fft}, "
+        f"hop {settings.hop_length}; colour range {settings.top_db:g} dB below the loudest example"
+    )
     _save(fig, path)
 
 
@@ -161,8 +178,10 @@ def plot_dataset_summary(summary_json, path) -> None:
     ax.legend()
     ax.tick_params(axis="x", rotation=45)
     rates = ", ".join(f"{int(r) / 1000:g} kHz × {n}" for r, n in summary.get("sample_rates", {}).items())
-    title = (f"{summary['clips']} clips, {summary.get('total_duration_s', 0) / 60:.1f} min of audio; {rates}; "
-             f"{len(summary.get('bad_audio', []))} skipped as bad audio")
+    title = (
+        f"{summary['clips']} clips, {summary.get('total_duration_s', 0) / 60:.1f} min of audio; {rates}; "
+        f"{len(summary.get('bad_audio', []))} skipped as bad audio"
+    )
     left_out = [entry["class"] for entry in summary.get("classes_left_out", [])]
     if left_out:  # a class that bad audio emptied is not in the bars: say so where the bars are
         title += f"\nclasses left out (no usable training clip): {', '.join(left_out)}"
@@ -188,11 +207,17 @@ def plot_misclassified(predictions_csv, path, split: str = "test", limit: int = 
     for ax, rec in zip(axes.flat, shown.itertuples()):
         with Image.open(rec.image) as im:
             ax.imshow(np.asarray(im.convert("RGB")))
-        ax.set_title(f"{rec.clip_id}\n{rec.true} → {rec.predicted} ({rec.probability:.2f})\n"
-                     f"p({rec.true}) = {rec.true_probability:.2f}", fontsize=7)
+        ax.set_title(
+            f"{rec.clip_id}\n{rec.true} → {rec.predicted} ({rec.probability:.2f})\n"
+            f"p({rec.true}) = {rec.true_probability:.2f}",
+            fontsize=7,
+        )
     if shown.empty:
         axes.flat[0].text(0.5, 0.5, f"no misclassified {split} clips", ha="center", va="center")
-    fig.suptitle(f"{len(wrong)} misclassified {split} clips" + (f" (the {limit} most confident shown)" if len(wrong) > limit else ""))
+    fig.suptitle(
+        f"{len(wrong)} misclassified {split} clips"
+        + (f" (the {limit} most confident shown)" if len(wrong) > limit else "")
+    )
     fig.tight_layout()
     _save(fig, path)
 
@@ -236,17 +261,29 @@ def plot_prediction_timelines(summaries, window_csvs, out_dir, model_path, setti
         shown = sorted(classes, key=lambda c: -rows[f"p_{c}"].max())[:6]  # the classes that ever score highest
         centres = (rows["start_s"] + rows["end_s"]) / 2
         db, times = recording_overview(summary["file"], spec)
-        fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 5.5), sharex=True, height_ratios=(1, 1.2), layout="constrained")
+        fig, (top, bottom) = plt.subplots(
+            2, 1, figsize=(11, 5.5), sharex=True, height_ratios=(1, 1.2), layout="constrained"
+        )
         peak = float(db.max())
         step = times[1] - times[0] if len(times) > 1 else summary["duration_s"]
-        top.imshow(db, origin="lower", aspect="auto", cmap=spec.colormap, vmin=max(peak - spec.top_db, 0), vmax=peak,
-                   extent=(times[0] - step / 2, times[-1] + step / 2, -0.5, db.shape[0] - 0.5), interpolation="nearest")
+        top.imshow(
+            db,
+            origin="lower",
+            aspect="auto",
+            cmap=spec.colormap,
+            vmin=max(peak - spec.top_db, 0),
+            vmax=peak,
+            extent=(times[0] - step / 2, times[-1] + step / 2, -0.5, db.shape[0] - 0.5),
+            interpolation="nearest",
+        )
         positions, labels = frequency_ticks(spec, db.shape[0], count=5)
         top.set_yticks(positions, labels)
         top.set_ylabel("frequency (Hz)")
         for c in shown:
             bottom.plot(centres, rows[f"p_{c}"], marker="." if len(rows) < 200 else None, lw=1, label=c)
-        bottom.axhline(settings.min_confidence, color="black", ls="--", lw=1, label=f"threshold {settings.min_confidence:g}")
+        bottom.axhline(
+            settings.min_confidence, color="black", ls="--", lw=1, label=f"threshold {settings.min_confidence:g}"
+        )
         for d in summary["detections"]:
             bottom.axvspan(d["start_s"], d["end_s"], color="grey", alpha=0.15, lw=0)
         bottom.set_xlim(0, summary["duration_s"])

@@ -48,7 +48,7 @@ class PredictSettings:
     timelines: bool = True
 
     @classmethod
-    def from_config(cls, section: dict) -> "PredictSettings":
+    def from_config(cls, section: dict) -> PredictSettings:
         return cls(**{k: section[k] for k in cls.__dataclass_fields__ if k in section})
 
     def as_dict(self) -> dict:
@@ -147,7 +147,9 @@ def recording_overview(path, settings: SpectrogramSettings, max_columns: int = 1
     resampler = StreamResampler(info.sample_rate, rate)
     frames, buffer, offset, k = [], np.zeros(0, np.float32), 0, 0
     for block in itertools.chain(iter_blocks(info, 1 << 18), [None]):
-        buffer = np.concatenate([buffer, resampler(np.zeros(0, np.float32) if block is None else block, last=block is None)])
+        buffer = np.concatenate(
+            [buffer, resampler(np.zeros(0, np.float32) if block is None else block, last=block is None)]
+        )
         while k < len(positions) and positions[k] + n_fft <= offset + len(buffer):
             frames.append(buffer[positions[k] - offset : positions[k] - offset + n_fft])
             k += 1
@@ -229,8 +231,9 @@ def read_windows(classifier, path, settings: PredictSettings, batcher: WindowBat
         batcher.add(key, image)
     window_s, _ = settings.windows_for(classifier.card.window_s)
     start_s = np.array(starts) / rate
-    return pd.DataFrame({"start_s": start_s, "end_s": np.minimum(start_s + window_s, duration_s),
-                         "level_dbfs": levels}), duration_s
+    return pd.DataFrame(
+        {"start_s": start_s, "end_s": np.minimum(start_s + window_s, duration_s), "level_dbfs": levels}
+    ), duration_s
 
 
 def classify_recording(classifier, path, settings: PredictSettings):
@@ -258,9 +261,16 @@ def detections(windows: pd.DataFrame, labels, probs: np.ndarray, classes) -> pd.
     for i, label in enumerate(list(labels) + [None]):
         if run is not None and label != run["label"]:
             conf = probs[run["first"] : i, index[run["label"]]]
-            rows.append({"start_s": windows["start_s"].iloc[run["first"]], "end_s": windows["end_s"].iloc[i - 1],
-                         "label": run["label"], "max_confidence": float(conf.max()),
-                         "mean_confidence": float(conf.mean()), "windows": i - run["first"]})
+            rows.append(
+                {
+                    "start_s": windows["start_s"].iloc[run["first"]],
+                    "end_s": windows["end_s"].iloc[i - 1],
+                    "label": run["label"],
+                    "max_confidence": float(conf.max()),
+                    "mean_confidence": float(conf.mean()),
+                    "windows": i - run["first"],
+                }
+            )
             run = None
         if run is None and label not in (None, NO_LABEL):
             run = {"label": label, "first": i}
@@ -271,29 +281,60 @@ def label_summary(found: pd.DataFrame) -> list[dict]:
     """Per label: how many detections, how long in all, with what confidence (the file-level summary)."""
     out = []
     for label, rows in found.groupby("label", sort=True):
-        out.append({"label": label, "detections": int(len(rows)),
-                    "detected_s": round(float((rows["end_s"] - rows["start_s"]).sum()), 3),
-                    "max_confidence": round(float(rows["max_confidence"].max()), 4),
-                    "mean_confidence": round(float(np.average(rows["mean_confidence"], weights=rows["windows"])), 4)})
+        out.append(
+            {
+                "label": label,
+                "detections": len(rows),
+                "detected_s": round(float((rows["end_s"] - rows["start_s"]).sum()), 3),
+                "max_confidence": round(float(rows["max_confidence"].max()), 4),
+                "mean_confidence": round(float(np.average(rows["mean_confidence"], weights=rows["windows"])), 4),
+            }
+        )
     return sorted(out, key=lambda r: -r["detected_s"])
 
 
-RAVEN_COLUMNS = ["Selection", "View", "Channel", "Begin Time (s)", "End Time (s)", "Low Freq (Hz)", "High Freq (Hz)",
-                 "Label", "Confidence", "Mean Confidence"]
+RAVEN_COLUMNS = [
+    "Selection",
+    "View",
+    "Channel",
+    "Begin Time (s)",
+    "End Time (s)",
+    "Low Freq (Hz)",
+    "High Freq (Hz)",
+    "Label",
+    "Confidence",
+    "Mean Confidence",
+]
 
 
 def raven_selection_table(found: pd.DataFrame, low_hz: float, high_hz: float) -> str:
     """A Raven Pro selection table (tab-separated), one selection per detection, over the model's band."""
     lines = ["\t".join(RAVEN_COLUMNS)]
     for i, d in enumerate(found.itertuples(index=False), start=1):
-        lines.append("\t".join([str(i), "Spectrogram 1", "1", f"{d.start_s:.3f}", f"{d.end_s:.3f}", f"{low_hz:.1f}",
-                                f"{high_hz:.1f}", str(d.label), f"{d.max_confidence:.4f}", f"{d.mean_confidence:.4f}"]))
+        lines.append(
+            "\t".join(
+                [
+                    str(i),
+                    "Spectrogram 1",
+                    "1",
+                    f"{d.start_s:.3f}",
+                    f"{d.end_s:.3f}",
+                    f"{low_hz:.1f}",
+                    f"{high_hz:.1f}",
+                    str(d.label),
+                    f"{d.max_confidence:.4f}",
+                    f"{d.mean_confidence:.4f}",
+                ]
+            )
+        )
     return "\n".join(lines) + "\n"
 
 
 def audacity_labels(found: pd.DataFrame) -> str:
     """An Audacity label track (File > Import > Labels): start, end, label, tab-separated."""
-    return "".join(f"{d.start_s:.6f}\t{d.end_s:.6f}\t{d.label} ({d.max_confidence:.2f})\n" for d in found.itertuples(index=False))
+    return "".join(
+        f"{d.start_s:.6f}\t{d.end_s:.6f}\t{d.label} ({d.max_confidence:.2f})\n" for d in found.itertuples(index=False)
+    )
 
 
 # --- the per-recording job --------------------------------------------------------------------------------------
@@ -321,8 +362,15 @@ def window_table(path, windows: pd.DataFrame, labels, probs: np.ndarray, classes
     k = min(top_k, len(classes))
     order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
     names = np.array(classes)
-    table = pd.DataFrame({"file": str(path), "start_s": windows["start_s"], "end_s": windows["end_s"],
-                          "level_dbfs": windows["level_dbfs"].round(1), "label": labels})
+    table = pd.DataFrame(
+        {
+            "file": str(path),
+            "start_s": windows["start_s"],
+            "end_s": windows["end_s"],
+            "level_dbfs": windows["level_dbfs"].round(1),
+            "label": labels,
+        }
+    )
     for r in range(k):
         table[f"label_{r + 1}"] = names[order[:, r]]
         table[f"prob_{r + 1}"] = probs[np.arange(len(probs)), order[:, r]]
@@ -337,23 +385,44 @@ def predict_recording(classifier, audio_path, recording_id: str, outputs: dict, 
     return write_recording_tables(classifier, audio_path, recording_id, outputs, settings, windows, probs, duration_s)
 
 
-def write_recording_tables(classifier, audio_path, recording_id: str, outputs: dict, settings: PredictSettings,
-                           windows: pd.DataFrame, probs: np.ndarray, duration_s: float) -> dict:
+def write_recording_tables(
+    classifier,
+    audio_path,
+    recording_id: str,
+    outputs: dict,
+    settings: PredictSettings,
+    windows: pd.DataFrame,
+    probs: np.ndarray,
+    duration_s: float,
+) -> dict:
     """A classified recording's decisions and tables: windows, Raven selections, Audacity labels, summary."""
     classes = classifier.classes
     labels = decide(probs, classes, settings, windows["level_dbfs"])
     found = detections(windows, labels, probs, classes)
     spec = classifier.card.settings()
-    atomic_write_text(outputs["windows"], window_table(audio_path, windows, labels, probs, classes, settings.top_k)
-                      .to_csv(index=False, float_format="%.6f", lineterminator="\n"))
+    atomic_write_text(
+        outputs["windows"],
+        window_table(audio_path, windows, labels, probs, classes, settings.top_k).to_csv(
+            index=False, float_format="%.6f", lineterminator="\n"
+        ),
+    )
     atomic_write_text(outputs["selections"], raven_selection_table(found, spec.bottom_hz, spec.top_hz))
     atomic_write_text(outputs["labels"], audacity_labels(found))
     window_s, hop_s = settings.windows_for(classifier.card.window_s)
-    summary = {"recording": recording_id, "file": str(audio_path), "status": "ok", "duration_s": round(duration_s, 3),
-               "windows": int(len(windows)), "window_s": window_s, "hop_s": hop_s,
-               "silent_windows": int((windows["level_dbfs"] <= settings.silence_dbfs).sum()),
-               "unlabelled_windows": int((labels == NO_LABEL).sum()), "labels": label_summary(found),
-               "detections": found.to_dict("records"), "model": classifier.path}
+    summary = {
+        "recording": recording_id,
+        "file": str(audio_path),
+        "status": "ok",
+        "duration_s": round(duration_s, 3),
+        "windows": len(windows),
+        "window_s": window_s,
+        "hop_s": hop_s,
+        "silent_windows": int((windows["level_dbfs"] <= settings.silence_dbfs).sum()),
+        "unlabelled_windows": int((labels == NO_LABEL).sum()),
+        "labels": label_summary(found),
+        "detections": found.to_dict("records"),
+        "model": classifier.path,
+    }
     atomic_write_text(outputs["summary"], json.dumps(summary, indent=2, default=float) + "\n")
     heard = ", ".join(f"{r['label']} {r['detected_s']:g} s" for r in summary["labels"]) or "no confident label"
     print(f"[seesound] {audio_path}: {len(windows)} windows, {len(found)} detections ({heard})", flush=True)
@@ -365,20 +434,31 @@ def write_bad_recording(audio_path, recording_id: str, outputs: dict, reason: st
     atomic_write_text(outputs["windows"], ",".join(WINDOW_COLUMNS) + "\n")
     atomic_write_text(outputs["selections"], "\t".join(RAVEN_COLUMNS) + "\n")
     atomic_write_text(outputs["labels"], "")
-    summary = {"recording": recording_id, "file": str(audio_path), "status": "bad audio", "reason": reason,
-               "labels": [], "detections": []}
+    summary = {
+        "recording": recording_id,
+        "file": str(audio_path),
+        "status": "bad audio",
+        "reason": reason,
+        "labels": [],
+        "detections": [],
+    }
     atomic_write_text(outputs["summary"], json.dumps(summary, indent=2) + "\n")
 
 
 def recording_outputs(folder: str, recording_id: str) -> dict:
     """The per-recording files (one owner of the naming: the rules and the gather use it)."""
     base = f"{folder}/{recording_id}"
-    return {"windows": f"{base}.csv", "selections": f"{base}.selections.txt", "labels": f"{base}.labels.txt",
-            "summary": f"{base}.json"}
+    return {
+        "windows": f"{base}.csv",
+        "selections": f"{base}.selections.txt",
+        "labels": f"{base}.labels.txt",
+        "summary": f"{base}.json",
+    }
 
 
-def predict_recordings_job(model_path, audio_paths, recording_ids, output_sets, settings: dict, device: str,
-                           on_bad_audio: str, log_path=None) -> None:
+def predict_recordings_job(
+    model_path, audio_paths, recording_ids, output_sets, settings: dict, device: str, on_bad_audio: str, log_path=None
+) -> None:
     """The `predict_recording` / `predict_batch` rules: each recording's windows, classified in batches across
     recordings, then each recording's tables; a bad recording fails alone (`fail`) or is listed (`skip`)."""
     spec = PredictSettings(**settings)
@@ -410,6 +490,19 @@ def predict_recordings_job(model_path, audio_paths, recording_ids, output_sets, 
     finish(ready_only=False)
 
 
+def predict_batch_job(
+    folder, model_path, audio_paths, recordings, settings: dict, device: str, on_bad_audio: str, log_path, threads: int
+) -> None:
+    """The `predict_batch` rule: a batch of recordings (their ids) into its own (marked) folder."""
+    from .safety import mark_directory
+
+    mark_directory(folder)
+    outputs = [recording_outputs(folder, r) for r in recordings]
+    predict_recordings_job(
+        model_path, audio_paths, recordings, outputs, settings, device, on_bad_audio, log_path, threads
+    )
+
+
 # --- the gather ----------------------------------------------------------------------------------------------
 def gather_predictions(recordings, unusable, outputs: dict, settings: dict, model_path, log=print) -> dict:
     """Combine the per-recording tables: predictions.csv (every window), detections.csv, the file-level
@@ -429,27 +522,57 @@ def gather_predictions(recordings, unusable, outputs: dict, settings: dict, mode
     atomic_write_text(outputs["predictions"], all_windows.to_csv(index=False, float_format="%.6f", lineterminator="\n"))
     found = [dict(d, file=s["file"], recording=s["recording"]) for s in summaries for d in s["detections"]]
     columns = ["recording", "file", "start_s", "end_s", "label", "max_confidence", "mean_confidence", "windows"]
-    atomic_write_text(outputs["detections"], pd.DataFrame(found, columns=columns)
-                      .to_csv(index=False, float_format="%.4f", lineterminator="\n"))
+    atomic_write_text(
+        outputs["detections"],
+        pd.DataFrame(found, columns=columns).to_csv(index=False, float_format="%.4f", lineterminator="\n"),
+    )
     rows = []
     for s in summaries:
-        base = {"recording": s["recording"], "file": s["file"], "status": s["status"],
-                "duration_s": s.get("duration_s"), "windows": s.get("windows")}
+        base = {
+            "recording": s["recording"],
+            "file": s["file"],
+            "status": s["status"],
+            "duration_s": s.get("duration_s"),
+            "windows": s.get("windows"),
+        }
         rows += [base | r for r in s["labels"]] or [base | {"label": NO_LABEL}]
-    summary_columns = ["recording", "file", "status", "duration_s", "windows", "label", "detections", "detected_s",
-                       "max_confidence", "mean_confidence"]
-    atomic_write_text(outputs["summary"], pd.DataFrame(rows, columns=summary_columns).to_csv(index=False, lineterminator="\n"))
-    bad = [{"recording": s["recording"], "file": s["file"], "reason": s["reason"]} for s in summaries if s["status"] != "ok"]
-    atomic_write_text(outputs["bad"], pd.DataFrame(bad, columns=["recording", "file", "reason"])
-                      .to_csv(index=False, lineterminator="\n"))
+    summary_columns = [
+        "recording",
+        "file",
+        "status",
+        "duration_s",
+        "windows",
+        "label",
+        "detections",
+        "detected_s",
+        "max_confidence",
+        "mean_confidence",
+    ]
+    atomic_write_text(
+        outputs["summary"], pd.DataFrame(rows, columns=summary_columns).to_csv(index=False, lineterminator="\n")
+    )
+    bad = [
+        {"recording": s["recording"], "file": s["file"], "reason": s["reason"]}
+        for s in summaries
+        if s["status"] != "ok"
+    ]
+    atomic_write_text(
+        outputs["bad"],
+        pd.DataFrame(bad, columns=["recording", "file", "reason"]).to_csv(index=False, lineterminator="\n"),
+    )
     for b in bad:
         log(f"skipped bad audio {b['file']}: {b['reason']}")
-    inputs = pd.DataFrame([{"recording": s["recording"], "file": s["file"]} for s in summaries], columns=["recording", "file"])
+    inputs = pd.DataFrame(
+        [{"recording": s["recording"], "file": s["file"]} for s in summaries], columns=["recording", "file"]
+    )
     atomic_write_text(outputs["inputs"], inputs.to_csv(index=False, lineterminator="\n"))
     from .plots import plot_prediction_timelines
 
     ok = [(s, csv) for s, csv in zip(summaries, window_csvs) if s["status"] == "ok"]
-    plot_prediction_timelines([s for s, _ in ok], [c for _, c in ok], outputs["timelines"], model_path,
-                              spec if spec.timelines else None)
-    log(f"{len(summaries)} recordings, {len(all_windows)} windows, {len(found)} detections, {len(bad)} skipped as bad audio")
+    plot_prediction_timelines(
+        [s for s, _ in ok], [c for _, c in ok], outputs["timelines"], model_path, spec if spec.timelines else None
+    )
+    log(
+        f"{len(summaries)} recordings, {len(all_windows)} windows, {len(found)} detections, {len(bad)} skipped as bad audio"
+    )
     return {"recordings": len(summaries), "detections": len(found), "bad": len(bad)}

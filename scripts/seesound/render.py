@@ -106,7 +106,7 @@ def bad_audio_placeholder(reason: str, fmt: str) -> bytes:
         info.add_itxt(BAD_AUDIO_KEY, reason)
         Image.new("RGB", (1, 1)).save(buf, format="PNG", pnginfo=info)
     else:
-        Image.new("RGB", (1, 1)).save(buf, format="JPEG", comment=f"{BAD_AUDIO_KEY}: {reason}".encode("utf-8"))
+        Image.new("RGB", (1, 1)).save(buf, format="JPEG", comment=f"{BAD_AUDIO_KEY}: {reason}".encode())
     return buf.getvalue()
 
 
@@ -143,3 +143,14 @@ def render_clips_job(audio_paths, image_paths, settings: dict, on_bad_audio: str
             if on_bad_audio != "skip":
                 raise
             atomic_write_bytes(image_path, bad_audio_placeholder(e.reason, spec.format))
+
+
+def render_batch_job(
+    folder, audio_paths, clip_ids, image_ext: str, settings: dict, on_bad_audio: str, log_path
+) -> None:
+    """The `spectrogram_batch` rule: a batch of clips into its own (marked) folder."""
+    from .safety import mark_directory
+
+    mark_directory(folder)
+    images = [f"{folder}/{clip}.{image_ext}" for clip in clip_ids]
+    render_clips_job(audio_paths, images, settings, on_bad_audio, log_path)

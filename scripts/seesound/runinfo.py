@@ -14,7 +14,18 @@ import pandas as pd
 
 from .fileio import atomic_write_text
 
-PACKAGES = ("snakemake", "ultralytics", "torch", "torchvision", "numpy", "scipy", "matplotlib", "pandas", "pillow", "pyyaml")
+PACKAGES = (
+    "snakemake",
+    "ultralytics",
+    "torch",
+    "torchvision",
+    "numpy",
+    "scipy",
+    "matplotlib",
+    "pandas",
+    "pillow",
+    "pyyaml",
+)
 
 
 def package_versions() -> dict:
@@ -29,6 +40,7 @@ def package_versions() -> dict:
 
 def git_commit(directory) -> dict | None:
     """The workflow's commit and whether its tracked files have uncommitted changes (None outside git)."""
+
     def git(*args):
         return subprocess.run(["git", "-C", str(directory), *args], capture_output=True, text=True, timeout=10)
 
@@ -47,27 +59,55 @@ def benchmark_table(benchmark_files) -> pd.DataFrame:
     rows = []
     for path in benchmark_files:
         last = pd.read_csv(path, sep="\t").iloc[-1]
-        rows.append({"stage": Path(path).stem, "seconds": round(float(last["s"]), 3),
-                     "max_rss_mb": round(float(last["max_rss"]), 1) if str(last.get("max_rss", "-")) not in ("-", "nan") else None,
-                     "log": str(Path(path).parent.parent / f"{Path(path).stem}.log")})
+        rows.append(
+            {
+                "stage": Path(path).stem,
+                "seconds": round(float(last["s"]), 3),
+                "max_rss_mb": round(float(last["max_rss"]), 1)
+                if str(last.get("max_rss", "-")) not in ("-", "nan")
+                else None,
+                "log": str(Path(path).parent.parent / f"{Path(path).stem}.log"),
+            }
+        )
     return pd.DataFrame(rows, columns=["stage", "seconds", "max_rss_mb", "log"])
 
 
-def write_run_info(path, stage_times_csv, split_summary_json, metrics_json, benchmark_files, settings: dict,
-                   workflow_dir) -> dict:
+def write_run_info(
+    path, stage_times_csv, split_summary_json, metrics_json, benchmark_files, settings: dict, workflow_dir
+) -> dict:
     summary = json.loads(Path(split_summary_json).read_text())
     metrics = json.loads(Path(metrics_json).read_text())
     stages = benchmark_table(benchmark_files)
     span = summary.get("spectrogram_images", {}).get("span_s")
-    stages = pd.concat([pd.DataFrame([{"stage": "spectrograms (first to last image written)", "seconds": span,
-                                       "max_rss_mb": None, "log": "logs/spectrogram/ (failures only)"}]), stages])  # below results_dir
+    stages = pd.concat(
+        [
+            pd.DataFrame(
+                [
+                    {
+                        "stage": "spectrograms (first to last image written)",
+                        "seconds": span,
+                        "max_rss_mb": None,
+                        "log": "logs/spectrogram/ (failures only)",
+                    }
+                ]
+            ),
+            stages,
+        ]
+    )  # below results_dir
     atomic_write_text(stage_times_csv, stages.to_csv(index=False, lineterminator="\n"))
     durations = dict(zip(stages["stage"], stages["seconds"]))
     info = {
         "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "settings": settings,
-        "dataset": {k: summary[k] for k in ("clips", "classes", "clips_per_split", "total_duration_s", "sample_rates") if k in summary},
-        "results": {s: {"top1": metrics[s]["top1"], "top5": metrics[s]["top5"], "clips": metrics[s]["clips"]} for s in ("val", "test")},
+        "dataset": {
+            k: summary[k]
+            for k in ("clips", "classes", "clips_per_split", "total_duration_s", "sample_rates")
+            if k in summary
+        },
+        "results": {
+            s: {"top1": metrics[s]["top1"], "top5": metrics[s]["top5"], "clips": metrics[s]["clips"]}
+            for s in ("val", "test")
+        },
         "durations_s": durations,
         "versions": package_versions(),
         "git": git_commit(workflow_dir),

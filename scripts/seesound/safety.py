@@ -35,8 +35,7 @@ def is_within(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
-def check_results_dir(results_dir, working_dir, workflow_dir, user_paths: list[tuple[str, object]],
-                      home=None) -> None:
+def check_results_dir(results_dir, working_dir, workflow_dir, user_paths: list[tuple[str, object]], home=None) -> None:
     """Raise SafetyError (one sentence naming config key results_dir) when outputs could land on user files.
 
     user_paths: (config key, path) of every dataset file or folder and prediction input.
@@ -49,8 +48,10 @@ def check_results_dir(results_dir, working_dir, workflow_dir, user_paths: list[t
     if r == home:
         raise SafetyError(f"{key} is your home folder; give the run a folder of its own, e.g. ~/seesound-results")
     if is_within(_real(working_dir), r):
-        raise SafetyError(f"{key} is the working directory or a folder above it; outputs would mix with your "
-                          f"files: use a sub-folder such as results")
+        raise SafetyError(
+            f"{key} is the working directory or a folder above it; outputs would mix with your "
+            f"files: use a sub-folder such as results"
+        )
     if is_within(_real(workflow_dir), r):
         raise SafetyError(f"{key} holds the workflow's own files ({workflow_dir}); use a sub-folder such as results")
     if os.path.exists(r) and not os.path.isdir(r):
@@ -58,8 +59,10 @@ def check_results_dir(results_dir, working_dir, workflow_dir, user_paths: list[t
     for what, path in user_paths:
         p = _real(path)
         if is_within(p, r):
-            raise SafetyError(f"{key} contains {str(path)!r} ({what}); the workflow writes and replaces files "
-                              f"in results_dir, so keep your data outside it")
+            raise SafetyError(
+                f"{key} contains {str(path)!r} ({what}); the workflow writes and replaces files "
+                f"in results_dir, so keep your data outside it"
+            )
         if is_within(r, p):
             raise SafetyError(f"{key} lies inside {str(path)!r} ({what}); keep results outside your data")
 
@@ -86,11 +89,15 @@ def check_directory_outputs(paths) -> None:
         if not os.path.lexists(path):
             continue
         if path.is_symlink() or not path.is_dir():
-            raise SafetyError(f"{path} exists and is not a folder seesound made; the workflow would replace it: "
-                              f"move it away or choose another results_dir")
+            raise SafetyError(
+                f"{path} exists and is not a folder seesound made; the workflow would replace it: "
+                f"move it away or choose another results_dir"
+            )
         if not is_ours(path):
-            raise SafetyError(f"{path} holds files seesound did not write (it has no {MARKER} marker); the "
-                              f"workflow would replace the folder: move it away or choose another results_dir")
+            raise SafetyError(
+                f"{path} holds files seesound did not write (it has no {MARKER} marker); the "
+                f"workflow would replace the folder: move it away or choose another results_dir"
+            )
 
 
 def mark_directory(path) -> None:
@@ -117,13 +124,25 @@ class ResultsLock:
         except BlockingIOError:
             owner = self.owner()
             os.close(fd)
-            who = (f" (process {owner.get('pid')} on {owner.get('host')}, working directory {owner.get('cwd')}, "
-                   f"since {owner.get('since')})") if owner else ""
-            raise SafetyError(f"results_dir {str(self.path.parent)!r} is in use by another seesound run{who}; wait "
-                              f"for it to finish, or give this run its own results_dir") from None
+            who = (
+                (
+                    f" (process {owner.get('pid')} on {owner.get('host')}, working directory {owner.get('cwd')}, "
+                    f"since {owner.get('since')})"
+                )
+                if owner
+                else ""
+            )
+            raise SafetyError(
+                f"results_dir {str(self.path.parent)!r} is in use by another seesound run{who}; wait "
+                f"for it to finish, or give this run its own results_dir"
+            ) from None
         os.ftruncate(fd, 0)
-        info = {"pid": os.getpid(), "host": socket.gethostname(), "cwd": os.getcwd(),
-                "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+        info = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "cwd": os.getcwd(),
+            "since": time.strftime("%Y-%m-%d %H:%M:%S"),
+        }
         os.write(fd, (json.dumps(info) + "\n").encode())
         self.fd = fd
 

@@ -36,7 +36,7 @@ class SpectrogramSettings:
     style: str = "direct"  # direct | tutorial (the tutorial's matplotlib figure)
 
     @classmethod
-    def from_config(cls, section: dict) -> "SpectrogramSettings":
+    def from_config(cls, section: dict) -> SpectrogramSettings:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in section.items() if k in names})
 
@@ -154,8 +154,14 @@ def frequency_filterbank(settings: SpectrogramSettings) -> np.ndarray | None:
     """Matrix mapping linear STFT power to the mel or log bands (None for `linear`)."""
     if settings.freq_scale == "linear":
         return None
-    return _filterbank(settings.freq_scale, settings.sample_rate, settings.n_fft, settings.n_mels, float(settings.fmin),
-                       float(settings.top_hz))
+    return _filterbank(
+        settings.freq_scale,
+        settings.sample_rate,
+        settings.n_fft,
+        settings.n_mels,
+        float(settings.fmin),
+        float(settings.top_hz),
+    )
 
 
 def band_frequencies(settings: SpectrogramSettings) -> np.ndarray:
@@ -183,7 +189,9 @@ def spectrogram_db(samples: np.ndarray, settings: SpectrogramSettings) -> np.nda
     out = np.empty((bands, len(frames)), np.float32)
     for i in range(0, len(frames), FRAMES_PER_CHUNK):
         power = frames_power(frames[i : i + FRAMES_PER_CHUNK])
-        out[:, i : i + FRAMES_PER_CHUNK] = bank @ power if bank is not None else power[keep] if keep is not None else power
+        out[:, i : i + FRAMES_PER_CHUNK] = (
+            bank @ power if bank is not None else power[keep] if keep is not None else power
+        )
     return to_db(out)
 
 

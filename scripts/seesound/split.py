@@ -32,7 +32,7 @@ def resolve_method(method: str, table: pd.DataFrame) -> str:
 
 def group_uniform(group: str, seed: int) -> float:
     """A stable pseudo-random number in [0, 1) for a group: the same group and seed, the same number."""
-    digest = hashlib.sha256(f"{seed}\0{group}".encode("utf-8")).digest()
+    digest = hashlib.sha256(f"{seed}\0{group}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2.0**64
 
 
@@ -94,8 +94,9 @@ def split_for_cv_fold(table: pd.DataFrame, fold: int, n_folds: int, val_ratio: f
     )
 
 
-def assign_splits(table: pd.DataFrame, method: str, test_folds, val_folds, test_ratio, val_ratio, seed,
-                  cv_fold=None, cv_folds=5) -> pd.Series:
+def assign_splits(
+    table: pd.DataFrame, method: str, test_folds, val_folds, test_ratio, val_ratio, seed, cv_fold=None, cv_folds=5
+) -> pd.Series:
     method = resolve_method(method, table)
     if method == "cv":
         if cv_fold is None:
@@ -113,7 +114,9 @@ def check_split(table: pd.DataFrame, split: pd.Series) -> list[str]:
     counts = pd.crosstab(table["label"], split).reindex(columns=list(SPLITS), fill_value=0)
     if counts["train"].sum() == 0 or counts["val"].sum() == 0:
         empty = "train" if counts["train"].sum() == 0 else "val"
-        raise SplitError(f"the {empty} split is empty ({len(table)} clips); add recordings or change the split settings")
+        raise SplitError(
+            f"the {empty} split is empty ({len(table)} clips); add recordings or change the split settings"
+        )
     no_train = counts.index[counts["train"] == 0].tolist()
     if no_train:
         raise SplitError(
@@ -180,8 +183,12 @@ def image_time_span(image_paths) -> dict:
     times = [os.stat(p).st_mtime for p in image_paths]
     if not times:
         return {"count": 0}
-    return {"count": len(times), "first_written": min(times), "last_written": max(times),
-            "span_s": round(max(times) - min(times), 3)}
+    return {
+        "count": len(times),
+        "first_written": min(times),
+        "last_written": max(times),
+        "span_s": round(max(times) - min(times), 3),
+    }
 
 
 def leave_out_bad_audio(table: pd.DataFrame, bad_audio_csv, log) -> pd.DataFrame:
@@ -192,8 +199,9 @@ def leave_out_bad_audio(table: pd.DataFrame, bad_audio_csv, log) -> pd.DataFrame
     reasons = [problem or bad_audio_reason(image) for problem, image in zip(table["problem"], table["image"])]
     is_bad = [r is not None and r != "" for r in reasons]
     bad = table[is_bad]
-    report = pd.DataFrame({"clip_id": bad["clip_id"], "audio": bad["audio"],
-                           "reason": [r for r, b in zip(reasons, is_bad) if b]})
+    report = pd.DataFrame(
+        {"clip_id": bad["clip_id"], "audio": bad["audio"], "reason": [r for r, b in zip(reasons, is_bad) if b]}
+    )
     atomic_write_text(bad_audio_csv, report.to_csv(index=False, lineterminator="\n"))
     for rec in report.itertuples(index=False):
         log(f"skipped bad audio {rec.audio}: {rec.reason}")
@@ -211,8 +219,10 @@ def classes_lost_to_bad_audio(table: pd.DataFrame, split: pd.Series, bad_labels)
         if label not in counts.index:
             lost[label] = "every clip of the class was skipped as bad audio"
         elif counts.loc[label, "train"] == 0:
-            lost[label] = (f"every training clip of the class was skipped as bad audio; its "
-                           f"{int(counts.loc[label].sum())} val/test clip(s) are left out too")
+            lost[label] = (
+                f"every training clip of the class was skipped as bad audio; its "
+                f"{int(counts.loc[label].sum())} val/test clip(s) are left out too"
+            )
     return lost
 
 
@@ -223,9 +233,22 @@ def read_manifest(manifest_csv) -> pd.DataFrame:
     return table
 
 
-def make_split(manifest_csv, dataset_dir, listing_csv, summary_json, bad_audio_csv, method, test_folds, val_folds,
-               test_ratio, val_ratio, seed, cv_fold=None, cv_folds=5,
-               log=lambda message: print(message, flush=True)) -> pd.DataFrame:
+def make_split(
+    manifest_csv,
+    dataset_dir,
+    listing_csv,
+    summary_json,
+    bad_audio_csv,
+    method,
+    test_folds,
+    val_folds,
+    test_ratio,
+    val_ratio,
+    seed,
+    cv_fold=None,
+    cv_folds=5,
+    log=lambda message: print(message, flush=True),
+) -> pd.DataFrame:
     """The split rule: assign, check, lay out the folders, write the listing and a summary."""
     table = read_manifest(manifest_csv)
     usable = leave_out_bad_audio(table, bad_audio_csv, log)
@@ -243,12 +266,17 @@ def make_split(manifest_csv, dataset_dir, listing_csv, summary_json, bad_audio_c
     listing = table.assign(split=split.values)
     classes = sorted(table["label"].unique())
     write_dataset_folder(listing, classes, dataset_dir)
-    atomic_write_text(listing_csv, listing[["clip_id", "label", "group", "fold", "split", "image", "audio"]].to_csv(index=False, lineterminator="\n"))
+    atomic_write_text(
+        listing_csv,
+        listing[["clip_id", "label", "group", "fold", "split", "image", "audio"]].to_csv(
+            index=False, lineterminator="\n"
+        ),
+    )
     counts = pd.crosstab(listing["label"], listing["split"]).reindex(columns=list(SPLITS), fill_value=0)
     summary = {
         "method": resolved if cv_fold is None else f"cv fold {cv_fold}",
         "classes": classes,
-        "clips": int(len(listing)),
+        "clips": len(listing),
         "bad_audio": bad_audio_records(bad_audio_csv),
         "classes_left_out": [{"class": label, "reason": why} for label, why in lost.items()],
         "clips_per_split": {s: int(counts[s].sum()) for s in SPLITS},

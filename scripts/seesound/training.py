@@ -105,7 +105,9 @@ def _write_state(checkpoints_dir: Path, fingerprint: str, finished: bool) -> Non
 
     from .fileio import atomic_write_text
 
-    atomic_write_text(checkpoints_dir / STATE_FILE, json.dumps({"fingerprint": fingerprint, "finished": finished}) + "\n")
+    atomic_write_text(
+        checkpoints_dir / STATE_FILE, json.dumps({"fingerprint": fingerprint, "finished": finished}) + "\n"
+    )
 
 
 def completed_epochs(last_pt: Path) -> int | None:
@@ -152,9 +154,28 @@ def _install(src: Path, dest) -> None:
     atomic_write_bytes(dest, src.read_bytes())
 
 
-def train_classifier(dataset_dir, listing_csv, summary_json, checkpoints_dir, outputs: dict, model, epochs, imgsz,
-                     batch, device, patience, seed, workers, threads, optimizer, lr0, resume, augment,
-                     spectrogram: dict, export: bool = False) -> Path:
+def train_classifier(
+    dataset_dir,
+    listing_csv,
+    summary_json,
+    checkpoints_dir,
+    outputs: dict,
+    model,
+    epochs,
+    imgsz,
+    batch,
+    device,
+    patience,
+    seed,
+    workers,
+    threads,
+    optimizer,
+    lr0,
+    resume,
+    augment,
+    spectrogram: dict,
+    export: bool = False,
+) -> Path:
     """Train on `dataset_dir/{train,val}`; leave the weights (with their model card) and the per-epoch table
     at `outputs` (keys best, last, results_csv, card, and best_onnx/last_onnx when `export`).
 
@@ -163,9 +184,21 @@ def train_classifier(dataset_dir, listing_csv, summary_json, checkpoints_dir, ou
     split are the same as when it started (anything else trains from epoch 1).
     """
     colormap, top_db = spectrogram["colormap"], spectrogram["top_db"]
-    settings = {"model": model, "epochs": epochs, "imgsz": imgsz, "batch": batch, "device": device,
-                "patience": patience, "seed": seed, "workers": workers, "optimizer": optimizer, "lr0": lr0,
-                "augment": augment, "colormap": colormap, "top_db": top_db}
+    settings = {
+        "model": model,
+        "epochs": epochs,
+        "imgsz": imgsz,
+        "batch": batch,
+        "device": device,
+        "patience": patience,
+        "seed": seed,
+        "workers": workers,
+        "optimizer": optimizer,
+        "lr0": lr0,
+        "augment": augment,
+        "colormap": colormap,
+        "top_db": top_db,
+    }
     checkpoints_dir = Path(checkpoints_dir).resolve()
     configure_ultralytics_offline(checkpoints_dir.parent.parent / ".ultralytics")
     import ultralytics.engine.trainer as trainer_module
@@ -178,8 +211,11 @@ def train_classifier(dataset_dir, listing_csv, summary_json, checkpoints_dir, ou
     same = state.get("fingerprint") == fingerprint
     start = time.time()
     if resume and same and state.get("finished") and work_last.is_file() and work_best.is_file():
-        print(f"[seesound] a training with these settings and this split already finished in {checkpoints_dir}; "
-              f"using its weights", flush=True)
+        print(
+            f"[seesound] a training with these settings and this split already finished in {checkpoints_dir}; "
+            f"using its weights",
+            flush=True,
+        )
     else:
         audio_augment = AudioAugment.from_config(augment)
         # Ultralytics' own trainer unless audio augmentation or label smoothing asks for ours
@@ -187,9 +223,15 @@ def train_classifier(dataset_dir, listing_csv, summary_json, checkpoints_dir, ou
         device = resolve_device(device)
         done = completed_epochs(work_last) if resume and same and work_last.is_file() else None
         if resume:
-            reason = ("no checkpoint of an earlier run" if not work_last.is_file() else
-                      "the checkpoint was made with other settings or another split" if not same else
-                      "the checkpoint cannot be read (cut short?)" if done is None else None)
+            reason = (
+                "no checkpoint of an earlier run"
+                if not work_last.is_file()
+                else "the checkpoint was made with other settings or another split"
+                if not same
+                else "the checkpoint cannot be read (cut short?)"
+                if done is None
+                else None
+            )
             if reason:
                 print(f"[seesound] not resuming ({reason}): training from epoch 1", flush=True)
         if done is None:
@@ -226,8 +268,14 @@ def train_classifier(dataset_dir, listing_csv, summary_json, checkpoints_dir, ou
             )
         else:
             # this folder and this dataset, even when results_dir was moved since the checkpoint was written
-            yolo.train(resume=True, data=str(Path(dataset_dir).resolve()), save_dir=str(checkpoints_dir),
-                       device=device, workers=workers, trainer=trainer)
+            yolo.train(
+                resume=True,
+                data=str(Path(dataset_dir).resolve()),
+                save_dir=str(checkpoints_dir),
+                device=device,
+                workers=workers,
+                trainer=trainer,
+            )
         for weights in (work_best, work_last):
             if not weights.is_file():
                 raise ModelError(f"training finished without writing {weights}")
@@ -264,8 +312,12 @@ def training_card(classes, spectrogram: dict, summary_json, imgsz: int, model: s
     imgsz = effective_imgsz(imgsz)
     summary = json.loads(Path(summary_json).read_text())
     window_s = spectrogram["duration_s"] or summary["median_duration_s"]
-    trained = {"model": model, "epochs": epochs, "clips": summary.get("clips_per_split", {}),
-               "date": clock.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    trained = {
+        "model": model,
+        "epochs": epochs,
+        "clips": summary.get("clips_per_split", {}),
+        "date": clock.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
     return card_from_training(classes, spectrogram, window_s, imgsz, trained)
 
 
@@ -282,8 +334,9 @@ def export_onnx(weights_pt, onnx_path, card, imgsz: int) -> None:
     with tempfile.TemporaryDirectory(dir=Path(onnx_path).parent, prefix=".export-") as tmp:
         copy = Path(tmp) / "model.pt"
         shutil.copyfile(weights_pt, copy)
-        exported = load_classifier(copy).export(format="onnx", imgsz=imgsz, dynamic=True, simplify=False, device="cpu",
-                                                verbose=False)
+        exported = load_classifier(copy).export(
+            format="onnx", imgsz=imgsz, dynamic=True, simplify=False, device="cpu", verbose=False
+        )
         graph = onnx.load(exported)
         entry = next((p for p in graph.metadata_props if p.key == CARD_KEY), None) or graph.metadata_props.add()
         entry.key, entry.value = CARD_KEY, card.to_json()
