@@ -295,6 +295,21 @@ def test_each_recording_is_one_job_with_its_own_tables_and_the_gather_combines_t
     assert "field/night.flac" not in set(pd.read_csv(results / "predictions.csv").file)
 
 
+def test_recordings_per_job_puts_several_recordings_in_one_job_with_the_same_tables(predicting):
+    config = __import__("yaml").safe_load((predicting / "config.yaml").read_text())
+    config["predict"]["recordings_per_job"] = 2
+    write_config(predicting, config)
+    jobs = planned_jobs(predicting, "predict")  # 3 recordings hashed into 2 batches: 1 or 2 of them used
+    assert 1 <= jobs.pop("predict_batch") <= 2 and jobs == {"gather_predictions": 1, "predict": 1}
+    run_snakemake(predicting, "--cores", "2", "predict")
+    tables = sorted(
+        p.relative_to(predicting / "results" / "predictions")
+        for p in (predicting / "results" / "predictions").rglob("*.json")
+    )
+    assert len(tables) == 3 and all(str(t).startswith("batch") for t in tables)
+    assert len(pd.read_csv(predicting / "results" / "predictions.csv").file.unique()) == 3
+
+
 def test_a_bad_recording_fails_alone(predicting):
     (predicting / "field" / "broken.wav").write_text("not audio at all")
     proc = run_snakemake(predicting, "--cores", "2", "--keep-going", "predict", check=False)

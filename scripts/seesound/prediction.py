@@ -457,10 +457,24 @@ def recording_outputs(folder: str, recording_id: str) -> dict:
 
 
 def predict_recordings_job(
-    model_path, audio_paths, recording_ids, output_sets, settings: dict, device: str, on_bad_audio: str, log_path=None
+    model_path,
+    audio_paths,
+    recording_ids,
+    output_sets,
+    settings: dict,
+    device: str,
+    on_bad_audio: str,
+    failure_log=None,
+    threads: int | None = None,
 ) -> None:
     """The `predict_recording` / `predict_batch` rules: each recording's windows, classified in batches across
-    recordings, then each recording's tables; a bad recording fails alone (`fail`) or is listed (`skip`)."""
+    recordings, then each recording's tables; a bad recording fails alone (`fail`) or is listed (`skip`).
+    A failure's reason is appended to `failure_log` (a log exists only for what failed)."""
+    if threads:
+        from .runner import use_cpu_threads
+
+        use_cpu_threads(threads)
+    log_path = failure_log
     spec = PredictSettings(**settings)
     classifier = cached_classifier(model_path, device)
     batcher = WindowBatcher(classifier, spec.batch)
