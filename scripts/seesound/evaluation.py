@@ -31,6 +31,25 @@ def evaluate_split(classifier: Classifier, listing: pd.DataFrame, split: str, ba
     return rows, probs, truth
 
 
+def training_summary(results_csv, epochs_configured: int, patience: int) -> dict:
+    """How the training went, from Ultralytics' per-epoch table: epochs run, the best val epoch, early stop."""
+    table = pd.read_csv(results_csv, skipinitialspace=True)
+    table.columns = [c.strip() for c in table.columns]
+    run = len(table)
+    top1 = table["metrics/accuracy_top1"] if "metrics/accuracy_top1" in table else pd.Series(dtype=float)
+    best = int(table["epoch"].iloc[int(top1.to_numpy().argmax())]) if len(top1) else None
+    return {
+        "epochs_configured": int(epochs_configured),
+        "epochs_run": run,
+        "best_epoch": best,
+        "best_val_top1": float(top1.max()) if len(top1) else None,
+        "final_val_top1": float(top1.iloc[-1]) if len(top1) else None,
+        # Ultralytics stops when val top-1 has not improved for `patience` epochs (0: never)
+        "stopped_early": bool(run < epochs_configured),
+        "patience": int(patience),
+    }
+
+
 def evaluate_model(
     weights_pt,
     listing_csv,
@@ -52,7 +71,9 @@ def evaluate_model(
     classifier = Classifier(weights_pt, device)  # its model card gives the classes and the input size
     names = classifier.classes
     listing = pd.read_csv(listing_csv, dtype={"clip_id": str, "label": str})
-    report = {"classes": names, "settings": settings}
+    train = settings.get("train", {})
+    report = {"classes": names, "settings": settings,
+              "training": training_summary(results_csv, train.get("epochs", 0), train.get("patience", 0))}
     per_clip = []
     for split in ("val", "test"):
         rows, probs, truth = evaluate_split(classifier, listing, split, batch)
@@ -78,7 +99,7 @@ def evaluate_model(
     )
     shown = "test" if report["test"]["clips"] else "val"
     plot_confusion_matrix(report[shown]["confusion_matrix"], names, confusion_png, f"Confusion matrix ({shown})")
-    plot_training_curves(results_csv, curves_png)
+    plot_training_curves(results_csv, curves_png, report["training"])
     plot_misclassified(predictions_csv, misclassified_png, shown)
     per_class = pd.DataFrame(report[shown]["per_class"]).T.rename_axis("class").reset_index()
     atomic_write_text(per_class_csv, per_class.to_csv(index=False, float_format="%.3f", lineterminator="\n"))

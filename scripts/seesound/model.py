@@ -191,7 +191,7 @@ class Classifier:
         names = [net.names[i] for i in range(len(net.names))] if isinstance(net.names, dict) else list(net.names)
         if names != self.classes:
             raise ModelError(f"{self.path}: the weights' classes {names} are not the card's {self.classes}")
-        net = net.fuse() if hasattr(net, "fuse") else net
+        net = net.fuse(verbose=False) if hasattr(net, "fuse") else net
         device = torch.device("cpu" if self.device == "cpu" else f"cuda:{self.device.split(',')[0]}")
         # channels-last convolutions are ~1.6x faster on a CPU here; the images arrive in that layout
         net = net.to(device, memory_format=torch.channels_last)

@@ -73,32 +73,40 @@ def plot_cv_folds(summary: dict, path) -> None:
     _save(fig, path)
 
 
-def plot_training_curves(results_csv, path) -> None:
-    """Loss and top-1/top-5 per epoch from Ultralytics' results.csv."""
+def plot_training_curves(results_csv, path, summary: dict | None = None) -> None:
+    """Loss, val top-1/top-5 and seconds per epoch from Ultralytics' results.csv; the best val epoch marked
+    (Ultralytics does not measure train accuracy for classification)."""
     import pandas as pd
 
     plt = _pyplot()
     df = pd.read_csv(results_csv)
     df.columns = [c.strip() for c in df.columns]
-    fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(15, 4))
+    fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(15, 4), layout="constrained")
     for col, label in (("train/loss", "train loss"), ("val/loss", "val loss")):
         if col in df:
             a1.plot(df["epoch"], df[col], marker=".", label=label)
-    a1.set_xlabel("epoch")
-    a1.set_ylabel("loss")
+    a1.set(title="Loss", xlabel="epoch", ylabel="cross-entropy")
     a1.legend()
     for col, label in (("metrics/accuracy_top1", "val top-1"), ("metrics/accuracy_top5", "val top-5")):
         if col in df:
             a2.plot(df["epoch"], df[col], marker=".", label=label)
-    a2.set_xlabel("epoch")
-    a2.set_ylabel("accuracy")
-    a2.set_ylim(0, 1.02)
-    a2.legend()
+    best = (summary or {}).get("best_epoch")
+    if best is not None:
+        for ax in (a1, a2):
+            ax.axvline(best, color="grey", ls=":", lw=1)
+        a2.annotate(f"best val top-1 {summary['best_val_top1']:.3f}\n(epoch {best})", (best, summary["best_val_top1"]),
+                    textcoords="offset points", xytext=(5, -30), fontsize=8)
+    a2.set(title="Validation accuracy", xlabel="epoch", ylabel="accuracy", ylim=(0, 1.02))
+    a2.legend(loc="lower right")
     if "time" in df:  # Ultralytics writes the cumulative seconds
         a3.bar(df["epoch"], np.diff(np.concatenate([[0.0], df["time"].to_numpy()])))
-    a3.set_xlabel("epoch")
-    a3.set_ylabel("seconds per epoch")
-    fig.suptitle("Training")
+    a3.set(title="Time", xlabel="epoch", ylabel="seconds per epoch")
+    if summary:
+        stop = (f"stopped early after {summary['epochs_run']} of {summary['epochs_configured']} epochs "
+                f"(patience {summary['patience']})" if summary["stopped_early"] else f"{summary['epochs_run']} epochs")
+        fig.suptitle(f"Training: {stop}; dotted line: the best val epoch")
+    else:
+        fig.suptitle("Training")
     _save(fig, path)
 
 

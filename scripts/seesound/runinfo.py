@@ -108,6 +108,7 @@ def write_run_info(
             s: {"top1": metrics[s]["top1"], "top5": metrics[s]["top5"], "clips": metrics[s]["clips"]}
             for s in ("val", "test")
         },
+        "training": metrics.get("training"),  # epochs run, best epoch, whether patience stopped it
         "durations_s": durations,
         "versions": package_versions(),
         "git": git_commit(workflow_dir),

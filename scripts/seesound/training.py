@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from pathlib import Path
 
@@ -62,9 +64,15 @@ def _atomic_checkpoints(trainer) -> None:
 
 
 def _epoch_logger(start_time: float):
+    """One clean line per epoch: loss, val loss, val top-1/top-5 and train top-1 where it was measured."""
+    printed = set()
+
     def on_fit_epoch_end(trainer):
-        if trainer.epoch >= trainer.epochs:  # Ultralytics calls it again for the final validation of best.pt
+        # Ultralytics calls this again for the final validation of best.pt (also after an early stop, with the
+        # epoch counter one past the last epoch): those metrics have no val loss
+        if trainer.epoch >= trainer.epochs or trainer.epoch in printed or "val/loss" not in trainer.metrics:
             return
+        printed.add(trainer.epoch)
         m = trainer.metrics
         losses = trainer.label_loss_items(trainer.tloss, prefix="train") if trainer.tloss is not None else {}
         loss = float(sum(float(v) for v in losses.values())) if losses else float("nan")
@@ -76,6 +84,37 @@ def _epoch_logger(start_time: float):
         )
 
     return on_fit_epoch_end
+
+
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+class _PlainText(logging.Filter):
+    """Ultralytics colours its messages with ANSI codes; a log file gets them as plain text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = ANSI_ESCAPE.sub("", str(record.msg))
+        return True
+
+
+def _plain_ultralytics_log(level: int) -> None:
+    """Ultralytics' messages at `level` and above, as plain text. At WARNING, its per-epoch tables and its
+    progress bars (redrawn with carriage returns; off above INFO, ultralytics.utils.tqdm) give way to
+    _epoch_logger's one line per epoch; its warnings and errors stay."""
+    from ultralytics.utils import LOGGER
+
+    LOGGER.setLevel(level)
+    for handler in LOGGER.handlers:
+        if not any(isinstance(f, _PlainText) for f in handler.filters):
+            handler.addFilter(_PlainText())
+
+
+def _optimizer_line(trainer) -> None:
+    """What Ultralytics decided (its own INFO lines are off): the optimizer, images and input size."""
+    group = trainer.optimizer.param_groups[0] if trainer.optimizer else {}
+    print(f"[seesound] {type(trainer.optimizer).__name__} lr {group.get('lr', float('nan')):.6g}, "
+          f"{len(trainer.train_loader.dataset)} train and {len(trainer.test_loader.dataset)} val images at "
+          f"{trainer.args.imgsz} px, {trainer.epochs} epochs, device {trainer.device}", flush=True)
 
 
 STATE_FILE = "seesound_training.json"
@@ -203,6 +242,8 @@ def train_classifier(
     configure_ultralytics_offline(checkpoints_dir.parent.parent / ".ultralytics")
     import ultralytics.engine.trainer as trainer_module
 
+    _plain_ultralytics_log(logging.WARNING)
+
     _use_threads_on_cpu(threads)
     _skip_amp_download(trainer_module)
     fingerprint = training_fingerprint(settings, listing_csv)
@@ -243,6 +284,7 @@ def train_classifier(
         yolo = load_classifier(model if done is None else work_last)
         yolo.add_callback("on_pretrain_routine_start", _atomic_checkpoints)
         yolo.add_callback("on_fit_epoch_end", _epoch_logger(start))
+        yolo.add_callback("on_train_start", _optimizer_line)
         if done is None:
             yolo.train(
                 data=str(Path(dataset_dir).resolve()),
@@ -276,6 +318,7 @@ def train_classifier(
                 workers=workers,
                 trainer=trainer,
             )
+        _plain_ultralytics_log(logging.INFO)  # back to Ultralytics' default for what follows in this process
         for weights in (work_best, work_last):
             if not weights.is_file():
                 raise ModelError(f"training finished without writing {weights}")
