@@ -13,6 +13,7 @@ from seesound.config import ConfigError, config_notes, validate_config
 from seesound import dataset as seesound_dataset
 from seesound import demo as seesound_demo
 from seesound import layout, names, safety
+from seesound import report as seesound_report
 from seesound.prediction import (
     PredictSettings,
     PredictionInputError,
@@ -379,6 +380,22 @@ def prediction_outputs():
         f"{RESULTS}/tables/predictions_summary.csv",
         f"{RESULTS}/plots/timelines",
     ]
+
+
+# The report's sections, numbered in reading order without gaps for the sections this run has
+_SECTIONS = [("dataset", "Dataset"), ("spectrograms", "Spectrograms"), ("training", "Training"), ("evaluation", "Evaluation")]
+if CROSS_VALIDATE:
+    _SECTIONS = [("evaluation", "Evaluation")]
+if RECORDINGS or UNUSABLE_RECORDINGS:
+    _SECTIONS.append(("prediction", "Prediction"))
+if not CROSS_VALIDATE:
+    _SECTIONS.append(("run", "Run"))
+CATEGORY = {key: f"{i}. {title}" for i, (key, title) in enumerate(_SECTIONS, start=1)}
+# sections a run does not have still get a name (their rules are not in the DAG)
+CATEGORY |= {key: title for key, title in [("dataset", "Dataset"), ("spectrograms", "Spectrograms"),
+             ("training", "Training"), ("prediction", "Prediction"), ("run", "Run")] if key not in CATEGORY}
+# what the report's pages say besides Snakemake's lists (report/*.rst read it): the results on disk now
+config["seesound_report"] = seesound_report.report_context(RESULTS, CFG)
 
 
 def final_outputs():

@@ -83,13 +83,13 @@ rule cv_summary:
         confusion=report(
             f"{RESULTS}/plots/cv_confusion_matrix.png",
             caption="../report/cv_confusion_matrix.rst",
-            category="4. Evaluation",
+            category=CATEGORY["evaluation"],
             labels={"figure": "cross-validation confusion matrix"},
         ),
         folds=report(
             f"{RESULTS}/plots/cv_folds.png",
             caption="../report/cv_folds.rst",
-            category="4. Evaluation",
+            category=CATEGORY["evaluation"],
             labels={"figure": "cross-validation top-1 per fold"},
         ),
     log:

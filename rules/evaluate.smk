@@ -11,37 +11,37 @@ rule evaluate:
         predictions=report(
             f"{RESULTS}/test_predictions.csv",
             caption="../report/test_predictions.rst",
-            category="4. Evaluation",
+            category=CATEGORY["evaluation"],
             labels={"figure": "every val/test clip"},
         ),
         confusion=report(
             f"{RESULTS}/plots/confusion_matrix.png",
             caption="../report/confusion_matrix.rst",
-            category="4. Evaluation",
+            category=CATEGORY["evaluation"],
             labels={"figure": "confusion matrix"},
         ),
         curves=report(
             f"{RESULTS}/plots/training_curves.png",
             caption="../report/training_curves.rst",
-            category="3. Training",
+            category=CATEGORY["training"],
             labels={"figure": "training curves"},
         ),
         per_class=report(
             f"{RESULTS}/tables/per_class.csv",
             caption="../report/per_class.rst",
-            category="4. Evaluation",
+            category=CATEGORY["evaluation"],
             labels={"figure": "per-class scores"},
         ),
         confused=report(
             f"{RESULTS}/tables/most_confused.csv",
             caption="../report/most_confused.rst",
-            category="4. Evaluation",
+            category=CATEGORY["evaluation"],
             labels={"figure": "most confused pairs"},
         ),
         misclassified=report(
             f"{RESULTS}/plots/misclassified.png",
             caption="../report/misclassified.rst",
-            category="4. Evaluation",
+            category=CATEGORY["evaluation"],
             labels={"figure": "misclassified clips"},
         ),
     log:
@@ -69,7 +69,7 @@ rule plot_examples:
         report(
             f"{RESULTS}/plots/example_spectrograms.png",
             caption="../report/example_spectrograms.rst",
-            category="2. Spectrograms",
+            category=CATEGORY["spectrograms"],
             labels={"figure": "one example per class"},
         ),
     log:
@@ -91,7 +91,7 @@ rule plot_dataset:
         report(
             f"{RESULTS}/plots/dataset.png",
             caption="../report/dataset.rst",
-            category="1. Dataset",
+            category=CATEGORY["dataset"],
             labels={"figure": "clips per class and split"},
         ),
     log:

@@ -83,19 +83,19 @@ rule gather_predictions:
         predictions=report(
             f"{RESULTS}/predictions.csv",
             caption="../report/predictions.rst",
-            category="5. Prediction",
+            category=CATEGORY["prediction"],
             labels={"figure": "predictions table"},
         ),
         detections=report(
             f"{RESULTS}/detections.csv",
             caption="../report/detections.rst",
-            category="5. Prediction",
+            category=CATEGORY["prediction"],
             labels={"figure": "detections"},
         ),
         summary=report(
             f"{RESULTS}/tables/predictions_summary.csv",
             caption="../report/predictions_summary.rst",
-            category="5. Prediction",
+            category=CATEGORY["prediction"],
             labels={"figure": "what each recording holds"},
         ),
         bad=f"{RESULTS}/tables/bad_recordings.csv",
@@ -104,7 +104,7 @@ rule gather_predictions:
             directory(f"{RESULTS}/plots/timelines"),
             patterns=["{name}.png"],
             caption="../report/timeline.rst",
-            category="5. Prediction",
+            category=CATEGORY["prediction"],
             labels={"figure": "timeline", "file": "{name}"},
         ),
     log:

@@ -12,7 +12,7 @@ rule run_info:
         stage_times=report(
             f"{RESULTS}/tables/stage_times.csv",
             caption="../report/stage_times.rst",
-            category="6. Run",
+            category=CATEGORY["run"],
             labels={"figure": "seconds per stage"},
         ),
     log:

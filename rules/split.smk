@@ -10,14 +10,14 @@ rule split:
         listing=report(
             f"{RESULTS}/split.csv",
             caption="../report/split.rst",
-            category="1. Dataset",
+            category=CATEGORY["dataset"],
             labels={"figure": "split listing"},
         ),
         summary=f"{RESULTS}/split_summary.json",
         bad_audio=report(
             f"{RESULTS}/bad_audio.csv",
             caption="../report/bad_audio.rst",
-            category="1. Dataset",
+            category=CATEGORY["dataset"],
             labels={"figure": "files skipped as bad audio"},
         ),
     log:

@@ -23,6 +23,8 @@ FIGURES = [
     "timeline",
     "seconds per stage",
     "files skipped as bad audio",
+    "detections",
+    "what each recording holds",
 ]
 
 
@@ -32,6 +34,18 @@ def report(demo_run, tmp_path_factory):
     shutil.copytree(demo_run, work, symlinks=True)  # the demo run, with a recording to predict
     run_snakemake(work, "--report", "report.html")
     return work / "report.html"
+
+
+def headline_numbers(work: Path) -> tuple[str, str]:
+    """What the landing page must show: the test top-1 of metrics.json and a per-class table row."""
+    import json
+
+    metrics = json.loads((work / "results" / "metrics.json").read_text())
+    top1 = f"Holdout test top-1 {100 * metrics['test']['top1']:.1f} %"
+    name = metrics["classes"][0]
+    scores = metrics["test"]["per_class"][name]
+    row = f"<td>{name}</td><td>{scores['precision']:.3f}</td><td>{scores['recall']:.3f}</td>"
+    return top1, row
 
 
 def test_report_is_self_contained_and_holds_every_section_and_figure(report):
@@ -70,6 +84,8 @@ def chromium(report: Path, profile: Path, *args) -> subprocess.CompletedProcess:
 def test_report_renders_in_a_real_browser(report, tmp_path):
     dom = chromium(report, tmp_path / "profile-dom", "--dump-dom").stdout
     assert "Snakemake Report" in dom or "seesound" in dom
+    top1, row = headline_numbers(report.parent)
+    assert top1 in dom and row in dom  # the headline and the per-class table are on the rendered page
     for name in ("Dataset", "Evaluation", "Training"):
         assert name in dom, name
     shot = tmp_path / "report.png"

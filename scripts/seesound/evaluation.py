@@ -72,8 +72,9 @@ def evaluate_model(
     names = classifier.classes
     listing = pd.read_csv(listing_csv, dtype={"clip_id": str, "label": str})
     train = settings.get("train", {})
-    report = {"classes": names, "settings": settings,
-              "training": training_summary(results_csv, train.get("epochs", 0), train.get("patience", 0))}
+    summary = training_summary(results_csv, train.get("epochs", 0), train.get("patience", 0))
+    summary["device"] = classifier.card.trained.get("device")  # where it was trained (the card says)
+    report = {"classes": names, "settings": settings, "training": summary}
     per_clip = []
     for split in ("val", "test"):
         rows, probs, truth = evaluate_split(classifier, listing, split, batch)

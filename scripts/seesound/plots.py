@@ -94,16 +94,25 @@ def plot_training_curves(results_csv, path, summary: dict | None = None) -> None
     if best is not None:
         for ax in (a1, a2):
             ax.axvline(best, color="grey", ls=":", lw=1)
-        a2.annotate(f"best val top-1 {summary['best_val_top1']:.3f}\n(epoch {best})", (best, summary["best_val_top1"]),
-                    textcoords="offset points", xytext=(5, -30), fontsize=8)
+        a2.annotate(
+            f"best val top-1 {summary['best_val_top1']:.3f}\n(epoch {best})",
+            (best, summary["best_val_top1"]),
+            textcoords="offset points",
+            xytext=(5, -30),
+            fontsize=8,
+        )
     a2.set(title="Validation accuracy", xlabel="epoch", ylabel="accuracy", ylim=(0, 1.02))
     a2.legend(loc="lower right")
     if "time" in df:  # Ultralytics writes the cumulative seconds
         a3.bar(df["epoch"], np.diff(np.concatenate([[0.0], df["time"].to_numpy()])))
     a3.set(title="Time", xlabel="epoch", ylabel="seconds per epoch")
     if summary:
-        stop = (f"stopped early after {summary['epochs_run']} of {summary['epochs_configured']} epochs "
-                f"(patience {summary['patience']})" if summary["stopped_early"] else f"{summary['epochs_run']} epochs")
+        stop = (
+            f"stopped early after {summary['epochs_run']} of {summary['epochs_configured']} epochs "
+            f"(patience {summary['patience']})"
+            if summary["stopped_early"]
+            else f"{summary['epochs_run']} epochs"
+        )
         fig.suptitle(f"Training: {stop}; dotted line: the best val epoch")
     else:
         fig.suptitle("Training")

@@ -112,9 +112,12 @@ def _plain_ultralytics_log(level: int) -> None:
 def _optimizer_line(trainer) -> None:
     """What Ultralytics decided (its own INFO lines are off): the optimizer, images and input size."""
     group = trainer.optimizer.param_groups[0] if trainer.optimizer else {}
-    print(f"[seesound] {type(trainer.optimizer).__name__} lr {group.get('lr', float('nan')):.6g}, "
-          f"{len(trainer.train_loader.dataset)} train and {len(trainer.test_loader.dataset)} val images at "
-          f"{trainer.args.imgsz} px, {trainer.epochs} epochs, device {trainer.device}", flush=True)
+    print(
+        f"[seesound] {type(trainer.optimizer).__name__} lr {group.get('lr', float('nan')):.6g}, "
+        f"{len(trainer.train_loader.dataset)} train and {len(trainer.test_loader.dataset)} val images at "
+        f"{trainer.args.imgsz} px, {trainer.epochs} epochs, device {trainer.device}",
+        flush=True,
+    )
 
 
 STATE_FILE = "seesound_training.json"
@@ -325,7 +328,7 @@ def train_classifier(
         _write_state(checkpoints_dir, fingerprint, finished=True)
         print(f"[seesound] training took {time.time() - start:.1f} s on device {device}", flush=True)
     classes = check_classes(work_last, listing_csv)
-    card = training_card(classes, spectrogram, summary_json, imgsz, model, epochs)
+    card = training_card(classes, spectrogram, summary_json, imgsz, model, epochs, resolve_device(device))
     from .fileio import atomic_write_text
     from .model import write_card_into_checkpoint
 
@@ -345,7 +348,7 @@ def effective_imgsz(imgsz: int, stride: int = 32) -> int:
     return max(-(-int(imgsz) // stride) * stride, stride)
 
 
-def training_card(classes, spectrogram: dict, summary_json, imgsz: int, model: str, epochs: int):
+def training_card(classes, spectrogram: dict, summary_json, imgsz: int, model: str, epochs: int, device: str = ""):
     """The model card: what prediction needs to render windows exactly like the training clips."""
     import json
     import time as clock
@@ -359,6 +362,7 @@ def training_card(classes, spectrogram: dict, summary_json, imgsz: int, model: s
         "model": model,
         "epochs": epochs,
         "clips": summary.get("clips_per_split", {}),
+        "device": device,
         "date": clock.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     return card_from_training(classes, spectrogram, window_s, imgsz, trained)

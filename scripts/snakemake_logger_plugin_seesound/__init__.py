@@ -110,8 +110,11 @@ class LogHandler(LogHandlerBase):
             return
         if event == LogEvent.JOB_INFO:
             jobid = record.jobid
-            self.jobs[jobid] = {"rule": record.rule_name, "wildcards": dict(record.wildcards or {}),
-                                "log": list(record.log or [])}
+            self.jobs[jobid] = {
+                "rule": record.rule_name,
+                "wildcards": dict(record.wildcards or {}),
+                "log": list(record.log or []),
+            }
             if record.rule_name in TRAINING_RULES and self.jobs[jobid]["log"]:
                 self.watch_training(jobid, record.rule_name, self.jobs[jobid]["log"][0])
         elif event == LogEvent.PROGRESS:
