@@ -151,7 +151,8 @@ def recording_overview(path, settings: SpectrogramSettings, max_columns: int = 1
             [buffer, resampler(np.zeros(0, np.float32) if block is None else block, last=block is None)]
         )
         while k < len(positions) and positions[k] + n_fft <= offset + len(buffer):
-            frames.append(buffer[positions[k] - offset : positions[k] - offset + n_fft])
+            # a copy: a view would keep this whole buffer alive, and one buffer per column adds up over hours
+            frames.append(buffer[positions[k] - offset : positions[k] - offset + n_fft].copy())
             k += 1
         if k < len(positions):
             cut = min(positions[k], offset + len(buffer)) - offset
