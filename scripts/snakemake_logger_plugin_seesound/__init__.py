@@ -47,6 +47,8 @@ class LogHandler(LogHandlerBase):
         self.snakemake_format = DefaultFormatter(s.quiet, s.show_failed_logs)
         self.snakemake_filter = DefaultFilter(s.quiet, s.debug_dag, s.verbose, s.dryrun, s.printshellcmds)
         self.dryrun = s.dryrun
+        # where Snakemake's own handler writes: standard output for dry runs and --stdout, else standard error
+        self.stream = sys.stdout if getattr(s, "stdout", False) else sys.stderr
         self.jobs: dict[int, dict] = {}  # jobid -> {rule, wildcards, log}
         self.finished: dict[str, int] = {}  # rule -> finished jobs
         self.last_line: dict[str, float] = {}  # rule -> when its last progress line was printed
@@ -79,8 +81,8 @@ class LogHandler(LogHandlerBase):
     # --- output ---------------------------------------------------------------------------------------------
     def write(self, text: str) -> None:
         with self.write_lock:
-            sys.stderr.write(text.rstrip("\n") + "\n")
-            sys.stderr.flush()
+            self.stream.write(text.rstrip("\n") + "\n")
+            self.stream.flush()
 
     def full(self, record: logging.LogRecord) -> None:
         """A record as Snakemake itself would print it."""
