@@ -39,17 +39,21 @@ def main() -> None:
         "soxr (HQ)": lambda x, r: soxr.resample(x, r, OUT, "HQ"),
         "scipy resample_poly": lambda x, r: resample_poly(x, OUT // np.gcd(r, OUT), r // np.gcd(r, OUT)),
     }
-    print(f"{'rate':>6}  {'resampler':<20} {'ms per 5 s clip':>16} {'alias of 9/12/20 kHz (dB)':>28} "
-          f"{'gain at 1/6/7 kHz (dB)':>24}")
+    print(
+        f"{'rate':>6}  {'resampler':<20} {'ms per 5 s clip':>16} {'alias of 9/12/20 kHz (dB)':>28} "
+        f"{'gain at 1/6/7 kHz (dB)':>24}"
+    )
     for rate in (44100, 48000):
         x = rng.standard_normal(5 * rate).astype(np.float32)
         t = np.arange(5 * rate) / rate
         for name, f in resamplers.items():
-            ms = timed(lambda f=f: f(x, rate))
+            ms = timed(lambda f=f, x=x, rate=rate: f(x, rate))
             alias = [level_db(f(np.sin(2 * np.pi * hz * t).astype(np.float32), rate)) for hz in (9000, 12000, 20000)]
             gain = [level_db(f(np.sin(2 * np.pi * hz * t).astype(np.float32), rate)) for hz in (1000, 6000, 7000)]
-            print(f"{rate:>6}  {name:<20} {ms:>16.2f} {' / '.join(f'{a:.0f}' for a in alias):>28} "
-                  f"{' / '.join(f'{g:.2f}' for g in gain):>24}")
+            print(
+                f"{rate:>6}  {name:<20} {ms:>16.2f} {' / '.join(f'{a:.0f}' for a in alias):>28} "
+                f"{' / '.join(f'{g:.2f}' for g in gain):>24}"
+            )
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ from seesound.prediction import (
 )
 from seesound.render import RENDERER_VERSION
 from seesound.spectrogram import SpectrogramSettings
+from seesound.split import SplitSettings
+from seesound.training import TrainSettings
 
 
 def stop(message):
@@ -53,14 +55,13 @@ CROSS_VALIDATE = CFG["split"]["method"] == "cv"
 # the single train/val/test split (and its model) that evaluation plots and prediction use; with
 # split.method cv the folds get their own splits (rules/cv.smk) and this one falls back to auto
 HOLDOUT_METHOD = "auto" if CROSS_VALIDATE else CFG["split"]["method"]
-# the split settings every split rule (holdout and cross-validation folds) takes as params
-SPLIT_PARAMS = {
-    k: CFG["split"][k]
-    for k in ("test_folds", "val_folds", "test_ratio", "val_ratio", "seed")
-}
+# the holdout split's settings; a cross-validation fold's are these with method cv and its fold (cv.smk)
+SPLIT = SplitSettings.holdout(CFG["split"], HOLDOUT_METHOD)
 # the weights evaluation and prediction use: the final epoch's, or the epoch best on the (small) val split
 CHECKPOINT = TRAIN["checkpoint"]
 IMGSZ = TRAIN["imgsz"] or CFG["spectrogram"]["image_size"]
+# every setting that changes a trained model (the train and cv_train rules take it whole)
+TRAINING = TrainSettings.from_config(TRAIN, SPECTROGRAM, IMGSZ)
 PREDICT_INPUTS = CFG["predict"]["inputs"]
 # every setting that changes a prediction (the model file itself is an input of the prediction jobs)
 PREDICT = PredictSettings.from_config(CFG["predict"]).as_dict()
@@ -383,7 +384,12 @@ def prediction_outputs():
 
 
 # The report's sections, numbered in reading order without gaps for the sections this run has
-_SECTIONS = [("dataset", "Dataset"), ("spectrograms", "Spectrograms"), ("training", "Training"), ("evaluation", "Evaluation")]
+_SECTIONS = [
+    ("dataset", "Dataset"),
+    ("spectrograms", "Spectrograms"),
+    ("training", "Training"),
+    ("evaluation", "Evaluation"),
+]
 if CROSS_VALIDATE:
     _SECTIONS = [("evaluation", "Evaluation")]
 if RECORDINGS or UNUSABLE_RECORDINGS:
@@ -392,8 +398,17 @@ if not CROSS_VALIDATE:
     _SECTIONS.append(("run", "Run"))
 CATEGORY = {key: f"{i}. {title}" for i, (key, title) in enumerate(_SECTIONS, start=1)}
 # sections a run does not have still get a name (their rules are not in the DAG)
-CATEGORY |= {key: title for key, title in [("dataset", "Dataset"), ("spectrograms", "Spectrograms"),
-             ("training", "Training"), ("prediction", "Prediction"), ("run", "Run")] if key not in CATEGORY}
+CATEGORY |= {
+    key: title
+    for key, title in [
+        ("dataset", "Dataset"),
+        ("spectrograms", "Spectrograms"),
+        ("training", "Training"),
+        ("prediction", "Prediction"),
+        ("run", "Run"),
+    ]
+    if key not in CATEGORY
+}
 # what the report's pages say besides Snakemake's lists (report/*.rst read it): the results on disk now
 config["seesound_report"] = seesound_report.report_context(RESULTS, CFG)
 

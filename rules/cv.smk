@@ -22,10 +22,9 @@ use rule split as cv_split with:
     benchmark:
         f"{LOGS}/benchmarks/cv/fold{{fold}}/split.tsv"
     params:
-        **SPLIT_PARAMS,
-        method="cv",
-        cv_fold=lambda wildcards: int(wildcards.fold),
-        cv_folds=CFG["split"]["cv_folds"],
+        settings=lambda wildcards: SPLIT.for_fold(
+            CFG["split"], wildcards.fold
+        ).as_dict(),
 
 
 use rule train as cv_train with:
@@ -40,7 +39,7 @@ use rule train as cv_train with:
     benchmark:
         f"{LOGS}/benchmarks/cv/fold{{fold}}/train.tsv"
     params:
-        **TRAIN_PARAMS,
+        settings=TRAINING.as_dict(),
         checkpoints=lambda wildcards: FOLD_MODEL["checkpoints"].format(
             fold=wildcards.fold
         ),

@@ -27,7 +27,6 @@ rule split:
     conda:
         "../envs/analysis.yaml"
     params:
-        **SPLIT_PARAMS,
-        method=HOLDOUT_METHOD,
+        settings=SPLIT.as_dict(),
     script:
         "../scripts/split.py"

@@ -6,24 +6,6 @@
 # model/weights/, which evaluation and prediction read. Snakemake deletes a job's outputs before it runs,
 # so a training that fails removes only model/trained/: the installed model and its metrics stay.
 
-# every setting that changes the trained model (cv_train takes the same, with its fold's checkpoints)
-TRAIN_PARAMS = dict(
-    model=TRAIN["model"],
-    epochs=TRAIN["epochs"],
-    imgsz=IMGSZ,
-    batch=TRAIN["batch"],
-    device=TRAIN["device"],
-    patience=TRAIN["patience"],
-    seed=TRAIN["seed"],
-    workers=TRAIN["workers"],
-    optimizer=TRAIN["optimizer"],
-    lr0=TRAIN["lr0"],
-    augment=TRAIN["augment"],
-    # the model card carries them (and the audio augmentation needs the colormap and top_db)
-    spectrogram=SPECTROGRAM,
-    export=TRAIN["export"],
-)
-
 
 rule train:
     input:
@@ -44,7 +26,7 @@ rule train:
         mem_mb=TRAIN["mem_mb"],
         runtime=TRAIN["runtime"],
     params:
-        **TRAIN_PARAMS,
+        settings=TRAINING.as_dict(),
         checkpoints=MODEL["checkpoints"],
     script:
         "../scripts/train.py"

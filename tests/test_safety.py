@@ -109,10 +109,7 @@ def test_written_files_get_the_users_umask_not_0600(tmp_path):
         [
             sys.executable,
             "-c",
-            (
-                "from seesound.fileio import atomic_write_text;"
-                f"atomic_write_text({str(tmp_path / 'y.csv')!r}, 'x')"
-            ),
+            (f"from seesound.fileio import atomic_write_text;atomic_write_text({str(tmp_path / 'y.csv')!r}, 'x')"),
         ],
         preexec_fn=lambda: os.umask(0o007),
     )

@@ -425,8 +425,8 @@ def write_recording_tables(
         "model": classifier.path,
     }
     atomic_write_text(outputs["summary"], json.dumps(summary, indent=2, default=float) + "\n")
-    heard = ", ".join(f"{r['label']} {r['detected_s']:g} s" for r in summary["labels"]) or "no confident label"
-    print(f"[seesound] {audio_path}: {len(windows)} windows, {len(found)} detections ({heard})", flush=True)
+    # no print: these jobs run in Snakemake's process, whose console shows one line per job (the summary
+    # above is what a recording holds)
     return summary
 
 

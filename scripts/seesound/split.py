@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import shutil
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +22,31 @@ SPLITS = ("train", "val", "test")
 
 class SplitError(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class SplitSettings:
+    """Everything that decides a split (the `split` config section, and the fold of a cross-validation)."""
+
+    method: str = "auto"  # auto | folds | ratio | cv
+    test_folds: list = field(default_factory=lambda: [5])
+    val_folds: list = field(default_factory=lambda: [4])
+    test_ratio: float = 0.2
+    val_ratio: float = 0.1
+    seed: int = 0
+    cv_folds: int | None = None  # cv: folds for data without its own
+    cv_fold: int | None = None  # cv: the fold that is the test set
+
+    @classmethod
+    def holdout(cls, section: dict, method: str) -> SplitSettings:
+        keys = ("test_folds", "val_folds", "test_ratio", "val_ratio", "seed")
+        return cls(method=method, **{k: section[k] for k in keys})
+
+    def for_fold(self, section: dict, fold: int) -> SplitSettings:
+        return SplitSettings(**{**asdict(self), "method": "cv", "cv_folds": section["cv_folds"], "cv_fold": int(fold)})
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
 def resolve_method(method: str, table: pd.DataFrame) -> str:
@@ -239,23 +265,30 @@ def make_split(
     listing_csv,
     summary_json,
     bad_audio_csv,
-    method,
-    test_folds,
-    val_folds,
-    test_ratio,
-    val_ratio,
-    seed,
-    cv_fold=None,
-    cv_folds=5,
+    settings: dict,
     log=lambda message: print(message, flush=True),
 ) -> pd.DataFrame:
-    """The split rule: assign, check, lay out the folders, write the listing and a summary."""
+    """The split rule: assign, check, lay out the folders, write the listing and a summary.
+
+    `settings`: SplitSettings as a dict (as the rule's params carry it)."""
+    spec = SplitSettings(**settings)
+    cv_fold = spec.cv_fold
     table = read_manifest(manifest_csv)
     usable = leave_out_bad_audio(table, bad_audio_csv, log)
     bad_labels = set(table.loc[~table["clip_id"].isin(usable["clip_id"]), "label"])
     table = usable
-    resolved = resolve_method(method, table)
-    split = assign_splits(table, resolved, test_folds, val_folds, test_ratio, val_ratio, seed, cv_fold, cv_folds)
+    resolved = resolve_method(spec.method, table)
+    split = assign_splits(
+        table,
+        resolved,
+        spec.test_folds,
+        spec.val_folds,
+        spec.test_ratio,
+        spec.val_ratio,
+        spec.seed,
+        cv_fold,
+        spec.cv_folds or 5,
+    )
     lost = classes_lost_to_bad_audio(table, split, bad_labels)
     for label, why in lost.items():
         log(f"warning: class {label!r} is left out of the model: {why}")

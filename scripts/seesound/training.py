@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .augment import AudioAugment, audio_aware_trainer
@@ -196,35 +197,67 @@ def _install(src: Path, dest) -> None:
     atomic_write_bytes(dest, src.read_bytes())
 
 
+@dataclass(frozen=True)
+class TrainSettings:
+    """Every setting that changes a trained model (the `train` section, the input size and the image settings
+    the model card carries); built once in rules/common.smk and passed whole."""
+
+    model: str = "yolov8n-cls.yaml"
+    epochs: int = 90
+    imgsz: int = 224
+    batch: int = 32
+    device: str = "auto"
+    patience: int = 50
+    seed: int = 0
+    workers: int = 2
+    optimizer: str = "auto"
+    lr0: float = 0.01
+    augment: dict = field(default_factory=dict)
+    spectrogram: dict = field(default_factory=dict)
+    export: bool = False
+
+    @classmethod
+    def from_config(cls, train: dict, spectrogram: dict, imgsz: int) -> TrainSettings:
+        keys = (
+            "model",
+            "epochs",
+            "batch",
+            "device",
+            "patience",
+            "seed",
+            "workers",
+            "optimizer",
+            "lr0",
+            "augment",
+            "export",
+        )
+        return cls(imgsz=imgsz, spectrogram=dict(spectrogram), **{k: train[k] for k in keys})
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
 def train_classifier(
-    dataset_dir,
-    listing_csv,
-    summary_json,
-    checkpoints_dir,
-    outputs: dict,
-    model,
-    epochs,
-    imgsz,
-    batch,
-    device,
-    patience,
-    seed,
-    workers,
-    threads,
-    optimizer,
-    lr0,
-    resume,
-    augment,
-    spectrogram: dict,
-    export: bool = False,
+    dataset_dir, listing_csv, summary_json, checkpoints_dir, outputs: dict, settings: dict, threads: int, resume: bool
 ) -> Path:
     """Train on `dataset_dir/{train,val}`; leave the weights (with their model card) and the per-epoch table
-    at `outputs` (keys best, last, results_csv, card, and best_onnx/last_onnx when `export`).
+    at `outputs` (keys best, last, results_csv, card, and best_onnx/last_onnx when `settings.export`).
 
     Ultralytics works in `checkpoints_dir`, which is no declared output, so Snakemake never deletes it:
     after an interruption, `resume` continues from its last completed epoch when the settings and the
     split are the same as when it started (anything else trains from epoch 1).
     """
+    t = TrainSettings(**settings)
+    model, epochs, imgsz, batch, device, patience = t.model, t.epochs, t.imgsz, t.batch, t.device, t.patience
+    seed, workers, optimizer, lr0, augment, spectrogram, export = (
+        t.seed,
+        t.workers,
+        t.optimizer,
+        t.lr0,
+        t.augment,
+        t.spectrogram,
+        t.export,
+    )
     colormap, top_db = spectrogram["colormap"], spectrogram["top_db"]
     settings = {
         "model": model,
