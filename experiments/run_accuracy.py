@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
-"""Run the accuracy experiment (experiments/accuracy.yaml) and write README's accuracy table.
+"""Run an accuracy experiment (experiments/accuracy.yaml, experiments/esc50.yaml) and write README's table.
 
-Each setting runs `snakemake cv` in its own working directory, results/accuracy/<setting>/ (its results,
-logs and benchmarks stay apart from the other settings'), with its own config file; a finished
-setting is not rerun (Snakemake sees nothing to do), so an interrupted experiment resumes. The table goes
-to results/accuracy/table.md and table.csv and is printed.
+Each setting runs `snakemake cv` (or, with --folds, only those folds' job chains) in its own working
+directory, results/accuracy/<setting>/ (its results, logs and benchmarks stay apart from the other
+settings'), with its own config file; a finished fold is not rerun (Snakemake sees nothing to do), so an
+interrupted experiment resumes. Every finished fold's metrics are recorded under
+experiments/records/<experiment>/<setting>/fold<k>.json (committed: the table is rebuilt from them with
+--table-only, also on a machine that never ran them); a record made with another config than the
+setting's current one is ignored with a warning. The table goes to results/accuracy/table.md and table.csv
+and is printed.
 """
 
 from __future__ import annotations
@@ -19,7 +23,10 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import yaml
+
+from seesound.crossval import summarize_folds, training_seconds
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -43,8 +50,8 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def run_setting(name: str, setting: dict, base: dict, out_root: Path, cores: int) -> dict:
-    out_dir = out_root / name
+def setting_config(setting: dict, base: dict) -> dict:
+    """The config file a setting runs with: base, then its configfile, then its own keys."""
     config = base
     if "configfile" in setting:
         config = merged(config, yaml.safe_load((REPO / setting["configfile"]).read_text()))
@@ -52,6 +59,19 @@ def run_setting(name: str, setting: dict, base: dict, out_root: Path, cores: int
     config["results_dir"] = "results"
     if config.get("dataset", {}).get("path"):  # relative to the repository, not to the setting's folder
         config["dataset"]["path"] = str((REPO / config["dataset"]["path"]).resolve())
+    return config
+
+
+def comparable(config: dict) -> dict:
+    """A setting's config without what differs between machines (where the data lives)."""
+    out = copy.deepcopy(config)
+    for key in ("path", "audio_dir"):
+        if out.get("dataset", {}).get(key):
+            out["dataset"][key] = Path(out["dataset"][key]).name
+    return out
+
+
+def run_setting(name: str, config: dict, out_dir: Path, cores: int, folds: list[int] | None) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     config_file = out_dir / "config.yaml"
     config_file.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -67,7 +87,7 @@ def run_setting(name: str, setting: dict, base: dict, out_root: Path, cores: int
         f"--configfile={config_file}",
         "--cores",
         str(cores),
-        "cv",
+        *([f"results/cv/fold{k}/metrics.json" for k in folds] if folds else ["cv"]),
     ]
     print(f"[accuracy] {name}: {' '.join(cmd)}", flush=True)
     log_path = out_dir / "snakemake.log"
@@ -86,40 +106,85 @@ def run_setting(name: str, setting: dict, base: dict, out_root: Path, cores: int
         )
         raise SystemExit(f"[accuracy] {name}: snakemake failed ({hint})")
     print(f"[accuracy] {name}: done in {time.time() - start:.0f} s", flush=True)
-    return json.loads((out_dir / "results" / "cv_metrics.json").read_text())
 
 
-def table_rows(results: dict, settings: dict) -> list[dict]:
-    rows = []
-    for name, cv in results.items():
-        rows.append(
-            {
-                "setting": name,
-                "about": settings[name]["about"],
-                "top1_mean": round(100 * cv["top1"]["mean"], 1),
-                "top1_std": round(100 * cv["top1"]["std"], 1),
-                "top5_mean": round(100 * cv["top5"]["mean"], 1),
-                "folds": cv["folds"],
-                "train_min_per_fold": round(cv["train_s_per_fold"]["mean"] / 60, 1),
-                "per_fold_top1": " ".join(f"{100 * r['top1']:.1f}" for r in cv["per_fold"]),
-            }
-        )
-    return rows
+def record_folds(config: dict, out_dir: Path, record_dir: Path, machine: str) -> list[int]:
+    """Copy each finished fold's metrics (with the config, the training's wall and CPU seconds and the
+    machine) to record_dir/fold<k>.json; returns the folds recorded."""
+    recorded = []
+    for metrics_json in sorted((out_dir / "results" / "cv").glob("fold*/metrics.json")):
+        fold = int(metrics_json.parent.name.removeprefix("fold"))
+        results_csv = metrics_json.parent / "model" / "results.csv"
+        bench = out_dir / "results" / "logs" / "benchmarks" / "cv" / f"fold{fold}" / "train.tsv"
+        if not results_csv.is_file():
+            continue
+        record = {
+            "fold": fold,
+            "config": comparable(config),
+            "train_s": round(training_seconds(results_csv), 1),
+            "train_cpu_s": round(float(pd.read_csv(bench, sep="\t")["cpu_time"].iloc[-1]), 1)
+            if bench.is_file()
+            else None,
+            "machine": machine,
+            "metrics": json.loads(metrics_json.read_text()),
+        }
+        record_dir.mkdir(parents=True, exist_ok=True)
+        (record_dir / f"fold{fold}.json").write_text(json.dumps(record, indent=1) + "\n")
+        recorded.append(fold)
+    return recorded
+
+
+def read_records(name: str, config: dict, record_dir: Path) -> list[dict]:
+    """The setting's recorded folds that were made with its current config, in fold order."""
+    records = []
+    for path in sorted(record_dir.glob("fold*.json"), key=lambda p: int(p.stem.removeprefix("fold"))):
+        record = json.loads(path.read_text())
+        if record["config"] != comparable(config):
+            print(f"[accuracy] {name}: {path} was made with another config; left out of the table", file=sys.stderr)
+            continue
+        records.append(record)
+    return records
+
+
+def table_row(name: str, about: str, records: list[dict]) -> dict:
+    summary = summarize_folds({r["fold"]: r["metrics"] for r in records}, {r["fold"]: r["train_s"] for r in records})
+    cpu = [r["train_cpu_s"] for r in records if r["train_cpu_s"] is not None]
+    return {
+        "setting": name,
+        "about": about,
+        "folds": " ".join(str(r["fold"]) for r in records),
+        "top1_mean": round(100 * summary["top1"]["mean"], 1),
+        "top1_std": round(100 * summary["top1"]["std"], 1),
+        "top5_mean": round(100 * summary["top5"]["mean"], 1),
+        "macro_f1_mean": round(summary["macro_f1"]["mean"], 3),
+        "per_fold_top1": " ".join(f"{100 * r['top1']:.1f}" for r in summary["per_fold"]),
+        "train_min_per_fold": round(summary["train_s_per_fold"]["mean"] / 60, 1),
+        "train_cpu_min_per_fold": round(sum(cpu) / len(cpu) / 60, 1) if cpu else "",
+    }
 
 
 def markdown(rows: list[dict], machine: str) -> str:
     lines = [
         f"Machine: {machine}",
         "",
-        "| setting | what | top-1 (mean ± std, %) | top-5 (%) | per fold | training per fold |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| setting | what | test folds | top-1 (mean ± std, %) | top-5 (%) | macro-F1 | top-1 per fold "
+        "| training per fold (wall, CPU) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
+        cpu = f", {r['train_cpu_min_per_fold']} CPU-min" if r["train_cpu_min_per_fold"] != "" else ""
         lines.append(
-            f"| `{r['setting']}` | {r['about']} | **{r['top1_mean']} ± {r['top1_std']}** | {r['top5_mean']} "
-            f"| {r['per_fold_top1']} | {r['train_min_per_fold']} min |"
+            f"| `{r['setting']}` | {r['about']} | {r['folds']} | **{r['top1_mean']} ± {r['top1_std']}** "
+            f"| {r['top5_mean']} | {r['macro_f1_mean']} | {r['per_fold_top1']} | {r['train_min_per_fold']} min{cpu} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def machine_description() -> str:
+    import torch
+
+    device = "CUDA " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU only"
+    return f"{os.cpu_count()} × {cpu_name()}, {device}, torch {torch.__version__}"
 
 
 def main(argv=None) -> int:
@@ -128,7 +193,10 @@ def main(argv=None) -> int:
     parser.add_argument("--only", help="comma-separated setting names (default: all, in file order)")
     parser.add_argument("--data", help="ESC-50-format CSV of the dataset (default: the file's base)")
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--folds", help="comma-separated test folds to run (default: every fold, `snakemake cv`)")
     parser.add_argument("--out", default=str(REPO / "results" / "accuracy"))
+    parser.add_argument("--records", help="where fold records go (default: experiments/records/<settings file name>)")
+    parser.add_argument("--table-only", action="store_true", help="rebuild the table from the records, run nothing")
     args = parser.parse_args(argv)
     spec = yaml.safe_load(Path(args.settings_file).read_text())
     base, settings = spec["base"], spec["settings"]
@@ -139,13 +207,25 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f"unknown setting(s) {unknown}; the file has {list(settings)}")
     out_root = Path(args.out).resolve()
-    results = {name: run_setting(name, settings[name], base, out_root, args.cores) for name in names}
-    import torch
-
-    device = "CUDA " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU only"
-    machine = f"{os.cpu_count()} × {cpu_name()}, {device}, torch {torch.__version__}"
-    rows = table_rows(results, settings)
-    text = markdown(rows, machine)
+    records_root = Path(args.records or REPO / "experiments" / "records" / Path(args.settings_file).stem).resolve()
+    folds = [int(k) for k in args.folds.split(",")] if args.folds else None
+    machine = machine_description()
+    rows, machines = [], set()
+    for name in names:
+        config = setting_config(settings[name], base)
+        if not args.table_only:
+            run_setting(name, config, out_root / name, args.cores, folds)
+            record_folds(config, out_root / name, records_root / name, machine)
+        records = read_records(name, config, records_root / name)
+        if records:
+            rows.append(table_row(name, settings[name]["about"], records))
+            machines.update(r["machine"] for r in records)
+        else:
+            print(f"[accuracy] {name}: no fold recorded yet", file=sys.stderr)
+    if not rows:
+        raise SystemExit(f"[accuracy] no recorded folds under {records_root}")
+    text = markdown(rows, "; ".join(sorted(machines)))
+    out_root.mkdir(parents=True, exist_ok=True)
     (out_root / "table.md").write_text(text)
     (out_root / "table.csv").write_text(
         ",".join(rows[0])

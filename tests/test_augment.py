@@ -8,6 +8,7 @@ from seesound.augment import (
     AudioAugment,
     audio_augmented_dataset,
     augment_levels,
+    level_indices,
     levels_from_rgb,
     mix_levels,
     recolour,
@@ -157,3 +158,32 @@ def test_the_training_dataset_keeps_decoded_levels_within_its_memory_budget(tmp_
             fresh = levels_from_rgb(np.asarray(im.convert("RGB")), "jet") / 255.0
         assert np.array_equal(first, again) and np.allclose(first, fresh)
     assert len(dataset.cached_levels) == 4 and dataset.cached_bytes == 4 * 32 * 32
+
+
+def test_levels_go_straight_to_the_tensor_ultralytics_transforms_would_make(tmp_path):
+    """The one-lookup path (no photo transform asked for) gives bit-identical tensors to PIL + Ultralytics'
+    transforms; any photo transform switches it off."""
+    import torch
+    from PIL import Image
+
+    args = three_class_images(tmp_path)
+    dataset = audio_augmented_dataset(AudioAugment(time_shift=0.3), "jet", TOP_DB, seed=0)(
+        root=str(tmp_path), args=args, augment=True, prefix="train"
+    )
+    assert dataset.table is not None
+    levels = random_unit((32, 32), seed=5)
+    direct = torch.from_numpy(dataset.table[:, level_indices(levels)])
+    through_pil = dataset.torch_transforms(Image.fromarray(recolour(levels, "jet")))
+    assert direct.dtype == through_pil.dtype and torch.equal(direct, through_pil)
+    assert tuple(dataset[0]["img"].shape) == (3, 32, 32)
+    for photo in ({"fliplr": 0.5}, {"hsv_v": 0.4}, {"scale": 0.5}, {"erasing": 0.4}, {"auto_augment": "randaugment"}):
+        flipped = audio_augmented_dataset(AudioAugment(time_shift=0.3), "jet", TOP_DB, seed=0)(
+            root=str(tmp_path), args=copy_with(args, **photo), augment=True, prefix="train"
+        )
+        assert flipped.table is None, photo
+
+
+def copy_with(args, **overrides):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(**{**vars(args), **overrides})

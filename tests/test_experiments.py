@@ -1,5 +1,6 @@
 """The accuracy experiment's one command (experiments/run_accuracy.py), on a tiny synthetic dataset."""
 
+import json
 import subprocess
 import sys
 
@@ -23,6 +24,7 @@ def test_the_accuracy_experiment_runs_cross_validation_per_setting_and_writes_th
         },
     }
     (tmp_path / "settings.yaml").write_text(yaml.safe_dump(settings))
+    records = tmp_path / "records"
     cmd = [
         sys.executable,
         str(REPO / "experiments" / "run_accuracy.py"),
@@ -30,19 +32,42 @@ def test_the_accuracy_experiment_runs_cross_validation_per_setting_and_writes_th
         str(tmp_path / "settings.yaml"),
         "--out",
         str(tmp_path / "out"),
+        "--records",
+        str(records),
         "--cores",
         "2",
     ]
+    # one fold's job chain alone: recorded, and the table says which folds it holds
+    one = subprocess.run([*cmd, "--only", "tiny", "--folds", "1"], capture_output=True, text=True, env=no_slurm_env())
+    assert one.returncode == 0, one.stdout[-3000:] + one.stderr[-3000:]
+    assert sorted(p.name for p in (records / "tiny").iterdir()) == ["fold1.json"]
+    assert not (tmp_path / "out" / "tiny" / "results" / "cv_metrics.json").exists()
+    assert "| `tiny` | the base as it is | 1 | **" in (tmp_path / "out" / "table.md").read_text()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=no_slurm_env(), timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert sorted(p.name for p in (records / "grey").iterdir()) == ["fold1.json", "fold2.json"]
     for name in ("tiny", "grey"):
         config = yaml.safe_load((tmp_path / "out" / name / "config.yaml").read_text())
         assert config["results_dir"] == "results"
         assert (tmp_path / "out" / name / "results" / "cv_metrics.json").is_file()
     assert yaml.safe_load((tmp_path / "out" / "grey" / "config.yaml").read_text())["spectrogram"]["colormap"] == "gray"
     table = (tmp_path / "out" / "table.md").read_text()
-    assert "| `tiny` | the base as it is |" in table and "| `grey` | greyscale |" in table
+    assert "| `tiny` | the base as it is | 1 2 | **" in table and "| `grey` | greyscale | 1 2 | **" in table
     assert table.startswith("Machine: ")
+    # the table is rebuilt from the records alone, where nothing ran
+    rebuilt = subprocess.run(
+        [*cmd, "--out", str(tmp_path / "elsewhere"), "--table-only"], capture_output=True, text=True, env=no_slurm_env()
+    )
+    assert rebuilt.returncode == 0 and (tmp_path / "elsewhere" / "table.md").read_text() == table, rebuilt.stderr
+    assert not (tmp_path / "elsewhere" / "tiny").exists()
+    # a record made with another config is left out, with a warning naming it
+    stale = records / "grey" / "fold1.json"
+    record = json.loads(stale.read_text())
+    record["config"]["spectrogram"]["colormap"] = "viridis"
+    stale.write_text(json.dumps(record))
+    partial = subprocess.run([*cmd, "--table-only"], capture_output=True, text=True, env=no_slurm_env())
+    assert partial.returncode == 0 and f"{stale} was made with another config" in partial.stderr, partial.stderr
+    assert "| `grey` | greyscale | 2 | **" in (tmp_path / "out" / "table.md").read_text()
     # a second run finds both settings done and only rewrites the table
     again = subprocess.run(cmd, capture_output=True, text=True, env=no_slurm_env(), timeout=300)
     assert (

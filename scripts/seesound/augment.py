@@ -78,15 +78,47 @@ def levels_from_rgb(rgb: np.ndarray, colormap: str) -> np.ndarray:
     return levels.astype(np.uint8)
 
 
+def level_indices(levels: np.ndarray) -> np.ndarray:
+    """Levels in [0, 1] -> the 0..255 entry of the colour table each one takes."""
+    return np.clip((levels * 255.0 + 0.5).astype(np.int32), 0, 255)
+
+
 def recolour(levels: np.ndarray, colormap: str) -> np.ndarray:
     """Levels in [0, 1] -> RGB uint8 through the same table the spectrogram stage uses."""
-    return colormap_lut(colormap)[np.clip((levels * 255.0 + 0.5).astype(np.int32), 0, 255)]
+    return colormap_lut(colormap)[level_indices(levels)]
+
+
+def tensor_table(colormap: str, mean, std) -> np.ndarray:
+    """The colour table as the 3 x 256 float32 channel values Ultralytics' ToTensor + Normalize give each
+    entry's pixel (the same torch operations, so a pixel's value is bit-identical)."""
+    import torch
+
+    table = torch.from_numpy(colormap_lut(colormap)).float().div(255)
+    table = table.sub(torch.tensor(mean, dtype=torch.float32)).div(torch.tensor(std, dtype=torch.float32))
+    return np.ascontiguousarray(table.numpy().T)
+
+
+def transforms_are_tensor_only(args) -> bool:
+    """True when Ultralytics' training transforms do nothing to a square image of `args.imgsz` but turn it
+    into a normalised tensor: no flip, colour jitter, auto-augment, erasing or crop (scale 0 keeps the whole
+    image: RandomResizedCrop then returns it as it is). Its random draws are the only other effect."""
+    return (
+        not args.fliplr
+        and not args.flipud
+        and not args.auto_augment
+        and not (args.hsv_h or args.hsv_s or args.hsv_v)
+        and not args.erasing
+        and not args.scale
+    )
 
 
 def mix_levels(a: np.ndarray, b: np.ndarray, weight_a: float, top_db: float) -> np.ndarray:
     """Two clips heard at once: their powers added with weights (levels are dB / top_db above the floor)."""
-    power = weight_a * 10.0 ** (a * top_db / 10.0) + (1.0 - weight_a) * 10.0 ** (b * top_db / 10.0)
-    return np.clip(10.0 * np.log10(power) / top_db, 0.0, 1.0)
+    scale = np.float32(top_db / 10.0)  # single precision: a level step is 1/255, far above its rounding
+    power = np.float32(weight_a) * np.power(np.float32(10.0), a * scale, dtype=np.float32) + np.float32(
+        1.0 - weight_a
+    ) * np.power(np.float32(10.0), b * scale, dtype=np.float32)
+    return np.clip(np.log10(power) / scale, 0.0, 1.0)
 
 
 def augment_levels(levels: np.ndarray, aug: AudioAugment, top_db: float, rng: np.random.Generator) -> np.ndarray:
@@ -131,17 +163,22 @@ def audio_augmented_dataset(aug: AudioAugment, colormap: str, top_db: float, see
     """
     import torch
     from PIL import Image
+    from ultralytics.data.augment import DEFAULT_MEAN, DEFAULT_STD
     from ultralytics.data.dataset import ClassificationDataset
 
     from .render import read_levels
 
     class AudioAugmentedDataset(ClassificationDataset):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
+        def __init__(self, root, args, augment=False, prefix="", **kwargs):
+            super().__init__(root, args, augment=augment, prefix=prefix, **kwargs)
             self.labels = np.array([s[1] for s in self.samples])
             self.n_classes = len(self.base.classes)
             self.cached_levels: dict[int, np.ndarray] = {}
             self.cached_bytes = 0
+            # on a CPU this runs in series with the network (Ultralytics loads data in the training process):
+            # when the photo transforms would only make a tensor, go from levels to the tensor in one lookup
+            self.imgsz = args.imgsz
+            self.table = tensor_table(colormap, DEFAULT_MEAN, DEFAULT_STD) if transforms_are_tensor_only(args) else None
 
         def levels(self, i: int) -> np.ndarray:
             # decoding and inverting the colormap is most of an item's cost and is the same every epoch:
@@ -152,7 +189,7 @@ def audio_augmented_dataset(aug: AudioAugment, colormap: str, top_db: float, see
                 if self.cached_bytes + levels.nbytes <= LEVELS_CACHE_BYTES:
                     self.cached_levels[i] = levels
                     self.cached_bytes += levels.nbytes
-            return levels.astype(np.float32) / 255.0
+            return levels.astype(np.float32) * np.float32(1 / 255)
 
         def __getitem__(self, i: int) -> dict:
             # a generator per (item, draw): reproducible under the trainer's seed, independent across workers
@@ -167,8 +204,11 @@ def audio_augmented_dataset(aug: AudioAugment, colormap: str, top_db: float, see
                 levels = mix_levels(levels, augment_levels(self.levels(j), aug, top_db, rng), weight, top_db)
                 target *= weight
                 target[self.labels[j]] += 1.0 - weight
-            image = Image.fromarray(recolour(levels, colormap))
-            return {"img": self.torch_transforms(image), "cls": torch.from_numpy(target)}
+            if self.table is not None and levels.shape == (self.imgsz, self.imgsz):
+                image = torch.from_numpy(self.table[:, level_indices(levels)])
+            else:
+                image = self.torch_transforms(Image.fromarray(recolour(levels, colormap)))
+            return {"img": image, "cls": torch.from_numpy(target)}
 
     return AudioAugmentedDataset
 
