@@ -8,8 +8,10 @@ Measures, in one run on one machine (see README "Performance"):
   (d) the same with spectrogram.clips_per_job > 1;
   (e) the DAG build alone (`snakemake -n spectrograms`) for several collection sizes;
   (f) Snakemake's own floor: as many empty `run:` jobs as clips, with the workflow profile's flags;
+  (g) (c) with Snakemake's own logger instead of seesound's: what the one-line-per-job console costs
+      (each of (c) and (g) also counts the lines it printed);
   (p) the render's stages (audio read, resample, STFT, filterbank and dB, resize, levels, PNG encode) in ms.
-Prints the table with the ratios (c)/(b), (a)/(c), (d)/(b), (c)/(f) and per-clip costs, and writes it to a CSV.
+Prints the table with the ratios (c)/(b), (a)/(c), (d)/(b), (c)/(f), (c)/(g) and per-clip costs, and writes it to a CSV.
 
     python bench/bench_spectrograms.py                      # 2000 synthetic 5 s clips at 16 kHz
     python bench/bench_spectrograms.py --rate 44100
@@ -164,13 +166,17 @@ def environment() -> dict:
 ENV = environment()
 
 
+LAST_CONSOLE_LINES = [0]  # lines the last timed command printed (what a user's terminal would show)
+
+
 def timed(cmd, **kw) -> tuple[float, int]:
     """Wall seconds of a command and the peak RSS (MB) of the largest process it ran."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV, **kw)
+    proc = subprocess.run(cmd, check=True, capture_output=True, text=True, env=ENV, **kw)
     wall = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    LAST_CONSOLE_LINES[0] = len((proc.stdout + proc.stderr).splitlines())
     return wall, max(peak, before) // 1024
 
 
@@ -178,12 +184,12 @@ def snakemake(work: Path, *args) -> list[str]:
     return [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(work), *args]
 
 
-def workflow_run(data: Path, work: Path, cores: int, clips_per_job: int) -> tuple[float, int]:
+def workflow_run(data: Path, work: Path, cores: int, clips_per_job: int, *extra: str) -> tuple[float, int]:
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
     config = ["--config", f"dataset={{kind: folder, path: {data}}}", f"spectrogram={{clips_per_job: {clips_per_job}}}"]
-    return timed(snakemake(work, "--cores", str(cores), "spectrograms", *config))
+    return timed(snakemake(work, "--cores", str(cores), "spectrograms", *extra, *config))
 
 
 def dag_build(data: Path, work: Path) -> float:
@@ -205,7 +211,7 @@ def main():
     ap.add_argument("--scaling-n", type=int, default=0, help="also run (c) at this many clips (e.g. 20000)")
     ap.add_argument("--dag-sizes", default="2000,20000,100000")
     ap.add_argument("--cores", type=int, default=2)
-    ap.add_argument("--parts", default="abcdefp", help="which measurements to run (default abcdefp)")
+    ap.add_argument("--parts", default="abcdefgp", help="which measurements to run (default abcdefgp)")
     ap.add_argument("--csv", type=Path, default=REPO / "bench" / "results.csv")
     args = ap.parse_args()
 
@@ -228,7 +234,7 @@ def main():
         data = tmp / "data"
         make_folder_dataset(data, args.n, args.rate, args.seconds, source=args.folder)
         wavs = sorted(data.rglob("*.wav"))
-        a = b = c = d = f = None
+        a = b = c = d = f = g = None
         if "a" in args.parts:
             sample = wavs[: args.tutorial_sample]
             (tmp / "tutorial").mkdir()
@@ -245,7 +251,21 @@ def main():
             record("(b) render function, 1 process (floor)", b, len(wavs))
         if "c" in args.parts:
             c, c_mem = workflow_run(data, tmp / "work_c", args.cores, 1)
-            record(f"(c) snakemake --cores {args.cores} spectrograms, 1 clip/job", c, len(wavs), f"peak RSS {c_mem} MB")
+            record(
+                f"(c) snakemake --cores {args.cores} spectrograms, 1 clip/job",
+                c,
+                len(wavs),
+                f"peak RSS {c_mem} MB; {LAST_CONSOLE_LINES[0]} console lines",
+            )
+        if "g" in args.parts:
+            # the same with Snakemake's own console (`--logger` without a value overrides the profile's)
+            g, g_mem = workflow_run(data, tmp / "work_g", args.cores, 1, "--logger")
+            record(
+                "(g) the same with Snakemake's own logger",
+                g,
+                len(wavs),
+                f"peak RSS {g_mem} MB; {LAST_CONSOLE_LINES[0]} console lines",
+            )
         if "d" in args.parts:
             d, d_mem = workflow_run(data, tmp / "work_d", args.cores, args.clips_per_job)
             record(f"(d) same, {args.clips_per_job} clips/job", d, len(wavs), f"peak RSS {d_mem} MB")
@@ -280,7 +300,7 @@ def main():
                 )
                 shutil.rmtree(stub)
 
-    ratios = {"(c)/(b)": (c, b), "(a)/(c)": (a, c), "(d)/(b)": (d, b), "(c)/(f)": (c, f)}
+    ratios = {"(c)/(b)": (c, b), "(a)/(c)": (a, c), "(d)/(b)": (d, b), "(c)/(f)": (c, f), "(c)/(g)": (c, g)}
     ratios = {k: x / y for k, (x, y) in ratios.items() if x and y}
     print("\n" + "   ".join(f"{k} = {v:.2f}" for k, v in ratios.items()))
     rows += [{"measurement": f"ratio {k}", "seconds": round(v, 3)} for k, v in ratios.items()]

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import csv
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,7 +32,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 
-from bench_spectrograms import ENV  # noqa: E402  (the scontrol shim)
+from bench_spectrograms import ENV, snakemake  # noqa: E402  (the scontrol shim; the snakemake command)
 
 from seesound.training import TrainSettings, effective_imgsz, train_classifier  # noqa: E402
 
@@ -41,27 +40,9 @@ from seesound.training import TrainSettings, effective_imgsz, train_classifier  
 def make_split(work: Path, clips_per_class: int) -> Path:
     """The demo dataset's spectrograms and split, made by the workflow itself."""
     results = work / "results"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(REPO / "Snakefile"),
-            "--cores",
-            "2",
-            "split",
-            "--quiet",
-            "all",
-            "--config",
-            f"results_dir={results}",
-            f"dataset={{kind: demo, demo: {{clips_per_class: {clips_per_class}}}}}",
-        ],
-        cwd=work,
-        env=ENV,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    demo = f"dataset={{kind: demo, demo: {{clips_per_class: {clips_per_class}}}}}"
+    command = snakemake(work, "--cores", "2", "split", "--quiet", "all", "--config", f"results_dir={results}", demo)
+    subprocess.run(command, env=ENV, check=True, stdout=subprocess.DEVNULL)
     return results
 
 

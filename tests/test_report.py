@@ -5,6 +5,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -92,3 +93,36 @@ def test_report_renders_in_a_real_browser(report, tmp_path):
     chromium(report, tmp_path / "profile-shot", f"--screenshot={shot}")
     pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
     assert pixels.shape[0] >= 800 and pixels.std() > 10 and len(np.unique(pixels)) > 20, "the page looks blank"
+
+
+def test_settings_read_as_key_value_lists_and_tables_are_escaped():
+    from seesound.report import html_table, readable
+
+    assert readable({"n_fft": 1024, "fmax": None, "export": False, "augment": {"mixup": 0.3}}) == (
+        "n_fft: 1024, fmax: none, export: false, augment.mixup: 0.3"
+    )
+    table = html_table(pd.DataFrame({"class": ["<dog>", "cat"], "f1": [0.91234, 1.0]}), "Per class", max_rows=1)
+    assert "&lt;dog&gt;" in table and "<td>0.912</td>" in table and "cat" not in table
+    assert "1 more rows in the table below" in table
+
+
+def test_the_headline_states_the_result_and_the_training():
+    from seesound.report import headline
+
+    metrics = {
+        "classes": ["a", "b"],
+        "test": {"clips": 40, "top1": 0.875, "top5": 1.0, "macro_f1": 0.8712},
+        "val": {"clips": 10},
+        "training": {
+            "epochs_run": 69,
+            "epochs_configured": 90,
+            "stopped_early": True,
+            "patience": 50,
+            "best_epoch": 19,
+            "device": "cpu",
+        },
+    }
+    text = headline(metrics, None, {"durations_s": {"train": 120.0, "split": 0.5, "spectrograms": None}})
+    assert "Holdout test top-1 87.5 %" in text and "69 of 90 epochs (stopped early by patience 50" in text
+    assert "2 classes" in text and "device cpu" in text and "2.0 min over all stages" in text
+    assert headline(None, None, None) == "<p>No results yet: run the workflow, then the report.</p>"

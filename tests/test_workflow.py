@@ -205,3 +205,38 @@ def test_esc10_plans_400_spectrogram_jobs_and_splits_by_its_folds(tmp_path):
     listing = pd.read_csv(tmp_path / "results" / "split.csv")
     assert (listing.groupby("split").size() == pd.Series({"test": 80, "train": 240, "val": 80})).all()
     assert (listing.groupby("group")["split"].nunique() == 1).all()  # src_file never straddles splits
+
+
+def test_flac_ogg_and_mp3_recordings_train_like_wav(tmp_path):
+    """A folder dataset in four formats trains end to end; a FLAC clip's image is its WAV copy's, byte for byte."""
+    import soundfile
+
+    data = make_class_folders(tmp_path / "data", per_class=8, rate=16000)
+    formats = {".flac": "FLAC", ".ogg": "OGG", ".mp3": "MP3"}
+    for i, wav in enumerate(sorted(data.rglob("*.wav"))):
+        suffix = [".wav", *formats][i % 4]
+        if suffix != ".wav":
+            samples, rate = soundfile.read(wav, dtype="float32")
+            soundfile.write(wav.with_suffix(suffix), samples, rate, format=formats[suffix])
+            if wav.stem == "low_1":  # a lossless copy kept beside its WAV
+                wav.rename(wav.with_name("low_1_copy.wav"))
+                continue
+            wav.unlink()
+    assert {p.suffix for p in data.rglob("*.*")} == {".wav", ".flac", ".ogg", ".mp3"}
+    write_config(
+        tmp_path,
+        {
+            "dataset": {"kind": "folder", "path": "data"},
+            "spectrogram": TINY_SPECTROGRAM,
+            "split": {"test_ratio": 0.25, "val_ratio": 0.25},
+            "train": TINY_TRAIN,
+        },
+    )
+    run_snakemake(tmp_path, "--cores", "2", "model")
+    manifest = pd.read_csv(tmp_path / "results" / "manifest.csv", keep_default_na=False)
+    assert len(manifest) == 25 and (manifest.problem == "").all(), manifest[manifest.problem != ""]
+    assert {Path(a).suffix for a in manifest.audio} == {".wav", ".flac", ".ogg", ".mp3"}
+    image = dict(zip(manifest.clip_id, manifest.image, strict=True))
+    flac, copy = (tmp_path / image["low/low_1"]).read_bytes(), (tmp_path / image["low/low_1_copy"]).read_bytes()
+    assert flac == copy
+    assert (tmp_path / "results" / "model" / "weights" / "last.pt").is_file()
