@@ -383,31 +383,27 @@ def prediction_outputs():
     ]
 
 
-# The report's sections, numbered in reading order without gaps for the sections this run has
-_SECTIONS = [
-    ("dataset", "Dataset"),
-    ("spectrograms", "Spectrograms"),
-    ("training", "Training"),
-    ("evaluation", "Evaluation"),
-]
-if CROSS_VALIDATE:
-    _SECTIONS = [("evaluation", "Evaluation")]
+# The report's sections, numbered in reading order without gaps for the sections this run has; the others
+# keep their plain title (their rules are not in this run's DAG)
+_SECTION_TITLES = {
+    "dataset": "Dataset",
+    "spectrograms": "Spectrograms",
+    "training": "Training",
+    "evaluation": "Evaluation",
+    "prediction": "Prediction",
+    "run": "Run",
+}
+_SECTIONS = (
+    ["evaluation"]
+    if CROSS_VALIDATE
+    else ["dataset", "spectrograms", "training", "evaluation"]
+)
 if RECORDINGS or UNUSABLE_RECORDINGS:
-    _SECTIONS.append(("prediction", "Prediction"))
+    _SECTIONS.append("prediction")
 if not CROSS_VALIDATE:
-    _SECTIONS.append(("run", "Run"))
-CATEGORY = {key: f"{i}. {title}" for i, (key, title) in enumerate(_SECTIONS, start=1)}
-# sections a run does not have still get a name (their rules are not in the DAG)
-CATEGORY |= {
-    key: title
-    for key, title in [
-        ("dataset", "Dataset"),
-        ("spectrograms", "Spectrograms"),
-        ("training", "Training"),
-        ("prediction", "Prediction"),
-        ("run", "Run"),
-    ]
-    if key not in CATEGORY
+    _SECTIONS.append("run")
+CATEGORY = _SECTION_TITLES | {
+    key: f"{i}. {_SECTION_TITLES[key]}" for i, key in enumerate(_SECTIONS, start=1)
 }
 # what the report's pages say besides Snakemake's lists (report/*.rst read it): the results on disk now
 config["seesound_report"] = seesound_report.report_context(RESULTS, CFG)

@@ -236,6 +236,12 @@ class TrainSettings:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def resume_fields(self) -> dict:
+        """What a checkpoint must have been trained with to be resumed: every field but the image settings
+        only the model card carries and the export, plus the two image settings the augmentation reads."""
+        fields = {k: v for k, v in self.as_dict().items() if k not in ("spectrogram", "export")}
+        return fields | {"colormap": self.spectrogram["colormap"], "top_db": self.spectrogram["top_db"]}
+
 
 def train_classifier(
     dataset_dir, listing_csv, summary_json, checkpoints_dir, outputs: dict, settings: dict, threads: int, resume: bool
@@ -249,31 +255,9 @@ def train_classifier(
     """
     t = TrainSettings(**settings)
     model, epochs, imgsz, batch, device, patience = t.model, t.epochs, t.imgsz, t.batch, t.device, t.patience
-    seed, workers, optimizer, lr0, augment, spectrogram, export = (
-        t.seed,
-        t.workers,
-        t.optimizer,
-        t.lr0,
-        t.augment,
-        t.spectrogram,
-        t.export,
-    )
+    seed, workers, optimizer, lr0, augment, export = t.seed, t.workers, t.optimizer, t.lr0, t.augment, t.export
+    spectrogram = t.spectrogram
     colormap, top_db = spectrogram["colormap"], spectrogram["top_db"]
-    settings = {
-        "model": model,
-        "epochs": epochs,
-        "imgsz": imgsz,
-        "batch": batch,
-        "device": device,
-        "patience": patience,
-        "seed": seed,
-        "workers": workers,
-        "optimizer": optimizer,
-        "lr0": lr0,
-        "augment": augment,
-        "colormap": colormap,
-        "top_db": top_db,
-    }
     checkpoints_dir = Path(checkpoints_dir).resolve()
     configure_ultralytics_offline(checkpoints_dir.parent.parent / ".ultralytics")
     import ultralytics.engine.trainer as trainer_module
@@ -282,7 +266,7 @@ def train_classifier(
 
     _use_threads_on_cpu(threads)
     _skip_amp_download(trainer_module)
-    fingerprint = training_fingerprint(settings, listing_csv)
+    fingerprint = training_fingerprint(t.resume_fields(), listing_csv)
     state = _read_state(checkpoints_dir)
     work_last, work_best = checkpoints_dir / "weights" / "last.pt", checkpoints_dir / "weights" / "best.pt"
     same = state.get("fingerprint") == fingerprint
