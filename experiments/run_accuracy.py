@@ -55,20 +55,30 @@ def setting_config(setting: dict, base: dict) -> dict:
     config = base
     if "configfile" in setting:
         config = merged(config, yaml.safe_load((REPO / setting["configfile"]).read_text()))
-    config = merged(config, {k: v for k, v in setting.items() if k not in ("about", "configfile")})
+    config = merged(config, {k: v for k, v in setting.items() if k not in ("about", "configfile", "pretrained")})
     config["results_dir"] = "results"
     if config.get("dataset", {}).get("path"):  # relative to the repository, not to the setting's folder
         config["dataset"]["path"] = str((REPO / config["dataset"]["path"]).resolve())
     return config
 
 
-def comparable(config: dict) -> dict:
-    """A setting's config without what differs between machines (where the data lives)."""
+def comparable(config: dict, out_root: Path | None = None) -> dict:
+    """A setting's config without what differs between machines (where the data and the outputs live)."""
     out = copy.deepcopy(config)
     for key in ("path", "audio_dir"):
         if out.get("dataset", {}).get(key):
             out["dataset"][key] = Path(out["dataset"][key]).name
+    model = out.get("train", {}).get("model")
+    if out_root is not None and model and Path(model).is_relative_to(out_root):
+        out["train"]["model"] = Path(model).relative_to(out_root).as_posix()
     return out
+
+
+def pretrained_checkpoint(pretrained: dict, out_root: Path, fold: int) -> Path:
+    """The model a fine-tuning setting starts from on test fold `fold`: the final weights of the
+    `pretrained` setting's model for the same test fold (run with the same --out), so that no clip of the
+    fold it is tested on was seen in pre-training either."""
+    return out_root / pretrained["setting"] / "results" / "cv" / f"fold{fold}" / "model" / "weights" / "last.pt"
 
 
 def run_setting(name: str, config: dict, out_dir: Path, cores: int, folds: list[int] | None) -> None:
@@ -108,19 +118,23 @@ def run_setting(name: str, config: dict, out_dir: Path, cores: int, folds: list[
     print(f"[accuracy] {name}: done in {time.time() - start:.0f} s", flush=True)
 
 
-def record_folds(config: dict, out_dir: Path, record_dir: Path, machine: str) -> list[int]:
+def record_folds(
+    config: dict, out_dir: Path, record_dir: Path, machine: str, out_root: Path, only_fold: int | None = None
+) -> list[int]:
     """Copy each finished fold's metrics (with the config, the training's wall and CPU seconds and the
-    machine) to record_dir/fold<k>.json; returns the folds recorded."""
+    machine) to record_dir/fold<k>.json (only fold `only_fold` when given); returns the folds recorded."""
     recorded = []
     for metrics_json in sorted((out_dir / "results" / "cv").glob("fold*/metrics.json")):
         fold = int(metrics_json.parent.name.removeprefix("fold"))
+        if only_fold not in (None, fold):
+            continue
         results_csv = metrics_json.parent / "model" / "results.csv"
         bench = out_dir / "results" / "logs" / "benchmarks" / "cv" / f"fold{fold}" / "train.tsv"
         if not results_csv.is_file():
             continue
         record = {
             "fold": fold,
-            "config": comparable(config),
+            "config": comparable(config, out_root),
             "train_s": round(training_seconds(results_csv), 1),
             "train_cpu_s": round(float(pd.read_csv(bench, sep="\t")["cpu_time"].iloc[-1]), 1)
             if bench.is_file()
@@ -134,12 +148,13 @@ def record_folds(config: dict, out_dir: Path, record_dir: Path, machine: str) ->
     return recorded
 
 
-def read_records(name: str, config: dict, record_dir: Path) -> list[dict]:
-    """The setting's recorded folds that were made with its current config, in fold order."""
+def read_records(name: str, config_for_fold, record_dir: Path, out_root: Path) -> list[dict]:
+    """The setting's recorded folds that were made with its current config (`config_for_fold(k)`), in
+    fold order."""
     records = []
     for path in sorted(record_dir.glob("fold*.json"), key=lambda p: int(p.stem.removeprefix("fold"))):
         record = json.loads(path.read_text())
-        if record["config"] != comparable(config):
+        if record["config"] != comparable(config_for_fold(record["fold"]), out_root):
             print(f"[accuracy] {name}: {path} was made with another config; left out of the table", file=sys.stderr)
             continue
         records.append(record)
@@ -213,10 +228,30 @@ def main(argv=None) -> int:
     rows, machines = [], set()
     for name in names:
         config = setting_config(settings[name], base)
-        if not args.table_only:
+        pretrained = settings[name].get("pretrained")
+
+        def config_for_fold(fold: int, name=name, config=config, pretrained=pretrained) -> dict:
+            if not pretrained:
+                return config
+            return merged(config, {"train": {"model": str(pretrained_checkpoint(pretrained, out_root, fold))}})
+
+        if not args.table_only and pretrained:
+            if not folds:
+                parser.error(f"{name} fine-tunes one model per test fold: give --folds")
+            for fold in folds:  # one working folder per fold: each starts from another checkpoint
+                checkpoint = pretrained_checkpoint(pretrained, out_root, fold)
+                if not checkpoint.is_file():
+                    raise SystemExit(
+                        f"[accuracy] {name}: {checkpoint} does not exist: run setting {pretrained['setting']!r} "
+                        f"of {pretrained['settings_file']} for fold {fold} first, with the same --out"
+                    )
+                fold_dir = out_root / name / f"fold{fold}"
+                run_setting(name, config_for_fold(fold), fold_dir, args.cores, [fold])
+                record_folds(config_for_fold(fold), fold_dir, records_root / name, machine, out_root, fold)
+        elif not args.table_only:
             run_setting(name, config, out_root / name, args.cores, folds)
-            record_folds(config, out_root / name, records_root / name, machine)
-        records = read_records(name, config, records_root / name)
+            record_folds(config, out_root / name, records_root / name, machine, out_root)
+        records = read_records(name, config_for_fold, records_root / name, out_root)
         if records:
             rows.append(table_row(name, settings[name]["about"], records))
             machines.update(r["machine"] for r in records)

@@ -62,6 +62,13 @@ CHECKPOINT = TRAIN["checkpoint"]
 IMGSZ = TRAIN["imgsz"] or CFG["spectrogram"]["image_size"]
 # every setting that changes a trained model (the train and cv_train rules take it whole)
 TRAINING = TrainSettings.from_config(TRAIN, SPECTROGRAM, IMGSZ)
+# a checkpoint to fine-tune from is an input of the training (a new file there retrains); an Ultralytics
+# name it downloads (yolov8n-cls.pt) and an architecture (.yaml) are settings only
+STARTING_WEIGHTS = (
+    {"starting_weights": str(Path(TRAIN["model"]).expanduser())}
+    if TRAIN["model"].endswith(".pt") and Path(TRAIN["model"]).expanduser().is_file()
+    else {}
+)
 PREDICT_INPUTS = CFG["predict"]["inputs"]
 # every setting that changes a prediction (the model file itself is an input of the prediction jobs)
 PREDICT = PredictSettings.from_config(CFG["predict"]).as_dict()
@@ -99,7 +106,8 @@ try:
             ("dataset.path", p)
             for p in seesound_dataset.user_data_paths(DATASET, RESULTS)
         ]
-        + [("predict.inputs", p) for p in PREDICT_INPUTS],
+        + [("predict.inputs", p) for p in PREDICT_INPUTS]
+        + [("train.model", p) for p in STARTING_WEIGHTS.values()],
     )
     # Snakemake deletes a directory output before rewriting it: every such path that exists must be ours
     safety.check_directory_outputs(

@@ -29,6 +29,7 @@ use rule split as cv_split with:
 
 use rule train as cv_train with:
     input:
+        **STARTING_WEIGHTS,
         dataset=f"{FOLD}/dataset",
         listing=f"{FOLD}/split.csv",
         summary=f"{FOLD}/split_summary.json",

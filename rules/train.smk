@@ -9,6 +9,7 @@
 
 rule train:
     input:
+        **STARTING_WEIGHTS,
         dataset=f"{RESULTS}/dataset",
         listing=f"{RESULTS}/split.csv",
         summary=f"{RESULTS}/split_summary.json",

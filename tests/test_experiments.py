@@ -74,6 +74,28 @@ def test_the_accuracy_experiment_runs_cross_validation_per_setting_and_writes_th
         again.returncode == 0
         and (tmp_path / "out" / "table.md").read_text().split("\n", 1)[1] == table.split("\n", 1)[1]
     )
+    # a fine-tuning setting starts each test fold from the pre-trained setting's model for that same fold
+    fine_tune = {
+        "base": settings["base"],
+        "settings": {"tuned": {"about": "fine-tuned", "pretrained": {"settings_file": "s.yaml", "setting": "tiny"}}},
+    }
+    (tmp_path / "fine_tune.yaml").write_text(yaml.safe_dump(fine_tune))
+    tune_cmd = [*cmd, "--settings-file", str(tmp_path / "fine_tune.yaml")]
+    no_folds = subprocess.run(tune_cmd, capture_output=True, text=True, env=no_slurm_env())
+    assert no_folds.returncode != 0 and "give --folds" in no_folds.stderr, no_folds.stderr[-2000:]
+    missing = subprocess.run([*tune_cmd, "--folds", "3"], capture_output=True, text=True, env=no_slurm_env())
+    assert missing.returncode != 0 and "fold3/model/weights/last.pt does not exist" in missing.stderr
+    tuned = subprocess.run([*tune_cmd, "--folds", "2"], capture_output=True, text=True, env=no_slurm_env(), timeout=300)
+    assert tuned.returncode == 0, tuned.stdout[-3000:] + tuned.stderr[-3000:]
+    checkpoint = tmp_path / "out" / "tiny" / "results" / "cv" / "fold2" / "model" / "weights" / "last.pt"
+    fold_dir = tmp_path / "out" / "tuned" / "fold2"
+    assert yaml.safe_load((fold_dir / "config.yaml").read_text())["train"]["model"] == str(checkpoint)
+    card = json.loads((fold_dir / "results" / "cv" / "fold2" / "model" / "model_card.json").read_text())
+    assert card["trained"]["model"] == str(checkpoint)
+    record = json.loads((records / "tuned" / "fold2.json").read_text())
+    assert record["config"]["train"]["model"] == "tiny/results/cv/fold2/model/weights/last.pt"  # not where it ran
+    assert sorted(p.name for p in (records / "tuned").iterdir()) == ["fold2.json"]
+    assert "| `tuned` | fine-tuned | 2 | **" in (tmp_path / "out" / "table.md").read_text()
     # a run killed earlier left Snakemake's lock: the command says how to lift it
     locks = tmp_path / "out" / "grey" / ".snakemake" / "locks"
     locks.mkdir(parents=True, exist_ok=True)

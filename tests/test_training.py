@@ -36,3 +36,45 @@ def test_installing_copies_so_the_installed_files_are_newer_than_their_inputs(tm
     install_model(src, dest)
     for key in src:
         assert dest[key].read_bytes() == b"weights" and dest[key].stat().st_ino != src[key].stat().st_ino
+
+
+def test_auto_is_ultralytics_choice_with_a_floor_on_adamw_rate():
+    from seesound.training import AUTO_MIN_LR, auto_optimizer
+
+    assert AUTO_MIN_LR == 0.000714
+    assert auto_optimizer(10, 288, 32, 90) == {"optimizer": "AdamW", "lr0": 0.000714, "momentum": 0.9}
+    assert auto_optimizer(5, 144, 32, 90)["lr0"] == 0.001111  # fewer classes: Ultralytics' higher rate
+    assert auto_optimizer(50, 1283, 32, 90)["lr0"] == 0.000714  # not its 0.000185
+    assert auto_optimizer(50, 100_000, 32, 90) == {"optimizer": "auto"}  # 140 670 iterations: Ultralytics' MuSGD
+
+
+def test_for_ten_classes_or_fewer_auto_builds_the_optimizer_ultralytics_auto_builds():
+    """seesound spells `auto` out as AdamW with a rate and beta1; up to 10 classes that must be exactly
+    Ultralytics' own `auto` (a newer Ultralytics that changes its rule fails here)."""
+    from types import SimpleNamespace
+
+    import torch
+    from ultralytics.engine.trainer import BaseTrainer
+
+    from seesound.training import auto_optimizer
+
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Flatten(), torch.nn.Linear(4, 2)
+    )
+    for classes, images, epochs in ((3, 40, 5), (10, 288, 90), (50, 1283, 90)):
+        iterations = -(-images // 64) * epochs
+
+        def build(name, lr, momentum, classes=classes, iterations=iterations):
+            trainer = SimpleNamespace(
+                args=SimpleNamespace(optimizer=name, lr0=lr, warmup_bias_lr=0.1), data={"nc": classes}
+            )
+            return BaseTrainer.build_optimizer(trainer, model, name, lr, momentum, 5e-4, iterations)
+
+        ours = auto_optimizer(classes, images, 32, epochs)
+        spelled = build(ours["optimizer"], ours["lr0"], ours["momentum"])
+        theirs = build("auto", 0.01, 0.937)
+        assert type(spelled) is type(theirs) is torch.optim.AdamW
+        same = [
+            g["lr"] == t["lr"] and g["betas"] == t["betas"] for g, t in zip(spelled.param_groups, theirs.param_groups)
+        ]
+        assert all(same) == (classes <= 10), (classes, spelled.param_groups[0]["lr"], theirs.param_groups[0]["lr"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -197,6 +198,24 @@ def _install(src: Path, dest) -> None:
     atomic_write_bytes(dest, src.read_bytes())
 
 
+# Ultralytics' `optimizer: auto` (BaseTrainer.build_optimizer) takes AdamW at lr 0.002 * 5 / (4 + classes),
+# betas (0.9, 0.999), up to 10 000 iterations, and MuSGD beyond. Its rate falls with the class count: 50
+# classes get 0.000185, which leaves ESC-50 undertrained after 90 epochs (README "Accuracy: ESC-50": fold 1
+# 67.5 % at 0.000185, 72.5 % at 0.000714). seesound's `auto` is Ultralytics' choice with AdamW's rate never
+# below the one it gives 10 classes, so ten classes or fewer (ESC-10, the demo) train exactly as before.
+AUTO_MIN_LR = round(0.002 * 5 / (4 + 10), 6)  # 0.000714
+AUTO_RULE = "ultralytics auto, AdamW lr at least 0.000714"  # in TrainSettings: a new rule retrains `auto` runs
+
+
+def auto_optimizer(classes: int, train_images: int, batch: int, epochs: int) -> dict:
+    """The optimizer arguments seesound's `optimizer: auto` gives Ultralytics' trainer: AdamW with its rate
+    and momentum (beta1) spelled out, or `auto` itself where Ultralytics would pick MuSGD (many iterations)."""
+    iterations = math.ceil(train_images / max(batch, 64)) * epochs  # Ultralytics' own count (nbs 64)
+    if iterations > 10_000:
+        return {"optimizer": "auto"}
+    return {"optimizer": "AdamW", "lr0": max(round(0.002 * 5 / (4 + classes), 6), AUTO_MIN_LR), "momentum": 0.9}
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     """Every setting that changes a trained model (the `train` section, the input size and the image settings
@@ -215,6 +234,7 @@ class TrainSettings:
     augment: dict = field(default_factory=dict)
     spectrogram: dict = field(default_factory=dict)
     export: bool = False
+    auto_rule: str | None = None  # what `optimizer: auto` means (AUTO_RULE), when it is asked for
 
     @classmethod
     def from_config(cls, train: dict, spectrogram: dict, imgsz: int) -> TrainSettings:
@@ -231,7 +251,8 @@ class TrainSettings:
             "augment",
             "export",
         )
-        return cls(imgsz=imgsz, spectrogram=dict(spectrogram), **{k: train[k] for k in keys})
+        auto_rule = AUTO_RULE if train["optimizer"] == "auto" else None
+        return cls(imgsz=imgsz, spectrogram=dict(spectrogram), auto_rule=auto_rule, **{k: train[k] for k in keys})
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -301,6 +322,11 @@ def train_classifier(
         else:
             print(f"[seesound] resuming from epoch {done + 1} of {epochs} ({done} done, {work_last})", flush=True)
             trim_results_csv(checkpoints_dir / "results.csv", done)
+        optimizer_args = (
+            auto_optimizer(*_train_classes_and_images(dataset_dir), batch, epochs)
+            if optimizer == "auto"
+            else {"optimizer": optimizer, "lr0": lr0}
+        )
         yolo = load_classifier(model if done is None else work_last)
         yolo.add_callback("on_pretrain_routine_start", _atomic_checkpoints)
         yolo.add_callback("on_fit_epoch_end", _epoch_logger(start))
@@ -316,11 +342,10 @@ def train_classifier(
                 seed=seed,
                 deterministic=True,
                 workers=workers,
-                optimizer=optimizer,
-                lr0=lr0,
+                **optimizer_args,
                 # Ultralytics warms biases up from lr 0.1, an SGD setting; `auto` zeroes it when it picks AdamW,
                 # and so do we for every adaptive optimizer (0.1 for ~10 epochs of warmup would swamp lr0 0.002)
-                warmup_bias_lr=0.1 if optimizer in ("SGD", "MuSGD") else 0.0,
+                warmup_bias_lr=0.1 if optimizer_args["optimizer"] in ("SGD", "MuSGD") else 0.0,
                 save_dir=str(checkpoints_dir),  # not project/name: Ultralytics renames a run called "model"
                 exist_ok=True,
                 plots=False,  # Ultralytics' own plots fetch a font; ours are drawn by seesound.plots
@@ -357,6 +382,12 @@ def train_classifier(
         for which in ("best", "last"):
             export_onnx(outputs[which], outputs[f"{which}_onnx"], card, imgsz)
     return Path(outputs["last"])
+
+
+def _train_classes_and_images(dataset_dir) -> tuple[int, int]:
+    """The class count and training images Ultralytics will see: the class folders of train/ and their files."""
+    folders = [d for d in (Path(dataset_dir) / "train").iterdir() if d.is_dir()]
+    return len(folders), sum(1 for d in folders for f in d.iterdir() if not f.name.startswith("."))
 
 
 def effective_imgsz(imgsz: int, stride: int = 32) -> int:
