@@ -281,7 +281,7 @@ def test_5_a_training_that_fails_leaves_the_model_and_its_metrics_in_place(work)
 
 
 # --- 6. interruptions -------------------------------------------------------------------------------------
-LONG_TRAIN = TINY_TRAIN | {"epochs": 16, "patience": 0}  # no early stop: every epoch runs
+LONG_TRAIN = TINY_TRAIN | {"epochs": 24, "patience": 0}  # no early stop; long enough that a signal lands mid-training
 SMALL_IMAGES = TINY_SPECTROGRAM | {"image_size": 32}
 
 
