@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import json
 import os
 import platform
@@ -79,6 +80,13 @@ def pretrained_checkpoint(pretrained: dict, out_root: Path, fold: int) -> Path:
     `pretrained` setting's model for the same test fold (run with the same --out), so that no clip of the
     fold it is tested on was seen in pre-training either."""
     return out_root / pretrained["setting"] / "results" / "cv" / f"fold{fold}" / "model" / "weights" / "last.pt"
+
+
+def fine_tuning_config(config: dict, pretrained: dict | None, out_root: Path, fold: int) -> dict:
+    """The config test fold `fold` of a setting runs with: a fine-tuning setting's starts from its checkpoint."""
+    if not pretrained:
+        return config
+    return merged(config, {"train": {"model": str(pretrained_checkpoint(pretrained, out_root, fold))}})
 
 
 def run_setting(name: str, config: dict, out_dir: Path, cores: int, folds: list[int] | None) -> None:
@@ -229,11 +237,7 @@ def main(argv=None) -> int:
     for name in names:
         config = setting_config(settings[name], base)
         pretrained = settings[name].get("pretrained")
-
-        def config_for_fold(fold: int, name=name, config=config, pretrained=pretrained) -> dict:
-            if not pretrained:
-                return config
-            return merged(config, {"train": {"model": str(pretrained_checkpoint(pretrained, out_root, fold))}})
+        config_for_fold = functools.partial(fine_tuning_config, config, pretrained, out_root)
 
         if not args.table_only and pretrained:
             if not folds:

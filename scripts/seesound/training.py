@@ -203,7 +203,11 @@ def _install(src: Path, dest) -> None:
 # classes get 0.000185, which leaves ESC-50 undertrained after 90 epochs (README "Accuracy: ESC-50": fold 1
 # 67.5 % at 0.000185, 72.5 % at 0.000714). seesound's `auto` is Ultralytics' choice with AdamW's rate never
 # below the one it gives 10 classes, so ten classes or fewer (ESC-10, the demo) train exactly as before.
-AUTO_MIN_LR = round(0.002 * 5 / (4 + 10), 6)  # 0.000714
+def _ultralytics_auto_lr(classes: int) -> float:
+    return round(0.002 * 5 / (4 + classes), 6)
+
+
+AUTO_MIN_LR = _ultralytics_auto_lr(10)  # 0.000714
 AUTO_RULE = "ultralytics auto, AdamW lr at least 0.000714"  # in TrainSettings: a new rule retrains `auto` runs
 
 
@@ -213,7 +217,7 @@ def auto_optimizer(classes: int, train_images: int, batch: int, epochs: int) -> 
     iterations = math.ceil(train_images / max(batch, 64)) * epochs  # Ultralytics' own count (nbs 64)
     if iterations > 10_000:
         return {"optimizer": "auto"}
-    return {"optimizer": "AdamW", "lr0": max(round(0.002 * 5 / (4 + classes), 6), AUTO_MIN_LR), "momentum": 0.9}
+    return {"optimizer": "AdamW", "lr0": max(_ultralytics_auto_lr(classes), AUTO_MIN_LR), "momentum": 0.9}
 
 
 @dataclass(frozen=True)
@@ -322,16 +326,16 @@ def train_classifier(
         else:
             print(f"[seesound] resuming from epoch {done + 1} of {epochs} ({done} done, {work_last})", flush=True)
             trim_results_csv(checkpoints_dir / "results.csv", done)
-        optimizer_args = (
-            auto_optimizer(*_train_classes_and_images(dataset_dir), batch, epochs)
-            if optimizer == "auto"
-            else {"optimizer": optimizer, "lr0": lr0}
-        )
         yolo = load_classifier(model if done is None else work_last)
         yolo.add_callback("on_pretrain_routine_start", _atomic_checkpoints)
         yolo.add_callback("on_fit_epoch_end", _epoch_logger(start))
         yolo.add_callback("on_train_start", _optimizer_line)
         if done is None:
+            optimizer_args = (  # a resume takes the optimizer from its checkpoint
+                auto_optimizer(*_train_classes_and_images(dataset_dir), batch, epochs)
+                if optimizer == "auto"
+                else {"optimizer": optimizer, "lr0": lr0}
+            )
             yolo.train(
                 data=str(Path(dataset_dir).resolve()),
                 epochs=epochs,
