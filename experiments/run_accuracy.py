@@ -177,7 +177,8 @@ def table_row(name: str, about: str, records: list[dict]) -> dict:
         "about": about,
         "folds": " ".join(str(r["fold"]) for r in records),
         "top1_mean": round(100 * summary["top1"]["mean"], 1),
-        "top1_std": round(100 * summary["top1"]["std"], 1),
+        # one fold has no spread: left blank rather than a "± 0.0" that reads as a measured one
+        "top1_std": round(100 * summary["top1"]["std"], 1) if len(records) > 1 else "",
         "top5_mean": round(100 * summary["top5"]["mean"], 1),
         "macro_f1_mean": round(summary["macro_f1"]["mean"], 3),
         "per_fold_top1": " ".join(f"{100 * r['top1']:.1f}" for r in summary["per_fold"]),
@@ -196,8 +197,9 @@ def markdown(rows: list[dict], machine: str) -> str:
     ]
     for r in rows:
         cpu = f", {r['train_cpu_min_per_fold']} CPU-min" if r["train_cpu_min_per_fold"] != "" else ""
+        spread = f" ± {r['top1_std']}" if r["top1_std"] != "" else ""
         lines.append(
-            f"| `{r['setting']}` | {r['about']} | {r['folds']} | **{r['top1_mean']} ± {r['top1_std']}** "
+            f"| `{r['setting']}` | {r['about']} | {r['folds']} | **{r['top1_mean']}{spread}** "
             f"| {r['top5_mean']} | {r['macro_f1_mean']} | {r['per_fold_top1']} | {r['train_min_per_fold']} min{cpu} |"
         )
     return "\n".join(lines) + "\n"

@@ -42,7 +42,8 @@ def test_the_accuracy_experiment_runs_cross_validation_per_setting_and_writes_th
     assert one.returncode == 0, one.stdout[-3000:] + one.stderr[-3000:]
     assert sorted(p.name for p in (records / "tiny").iterdir()) == ["fold1.json"]
     assert not (tmp_path / "out" / "tiny" / "results" / "cv_metrics.json").exists()
-    assert "| `tiny` | the base as it is | 1 | **" in (tmp_path / "out" / "table.md").read_text()
+    (tiny_row,) = [r for r in (tmp_path / "out" / "table.md").read_text().splitlines() if r.startswith("| `tiny`")]
+    assert tiny_row.startswith("| `tiny` | the base as it is | 1 | **") and "±" not in tiny_row  # one fold: no spread
     proc = subprocess.run(cmd, capture_output=True, text=True, env=no_slurm_env(), timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert sorted(p.name for p in (records / "grey").iterdir()) == ["fold1.json", "fold2.json"]
@@ -53,6 +54,7 @@ def test_the_accuracy_experiment_runs_cross_validation_per_setting_and_writes_th
     assert yaml.safe_load((tmp_path / "out" / "grey" / "config.yaml").read_text())["spectrogram"]["colormap"] == "gray"
     table = (tmp_path / "out" / "table.md").read_text()
     assert "| `tiny` | the base as it is | 1 2 | **" in table and "| `grey` | greyscale | 1 2 | **" in table
+    assert all(" ± " in row for row in table.splitlines() if row.startswith(("| `tiny`", "| `grey`")))
     assert table.startswith("Machine: ")
     # the table is rebuilt from the records alone, where nothing ran
     rebuilt = subprocess.run(
