@@ -92,6 +92,16 @@ def test_mixing_adds_powers():
     assert np.allclose(mix_levels(a, b, 0.3, TOP_DB), mix_levels(b, a, 0.7, TOP_DB))
 
 
+def test_planes_of_the_resolutions_style_are_shifted_masked_and_offset_alike():
+    plane = random_unit((16, 20))
+    aug = AudioAugment(time_shift=0.5, time_masks=2, freq_masks=2, gain_db=6.0)
+    out = augment_levels(np.stack([plane] * 3), aug, TOP_DB, np.random.default_rng(3))
+    assert out.shape == (3, 16, 20)
+    assert np.array_equal(out[0], out[1]) and np.array_equal(out[0], out[2])
+    assert np.array_equal(out[0], augment_levels(plane, aug, TOP_DB, np.random.default_rng(3)))
+    validate_config({"spectrogram": {"style": "resolutions"}, "train": {"augment": {"time_shift": 0.2}}})
+
+
 def test_audio_augmentation_is_refused_for_tutorial_style_images():
     with pytest.raises(ConfigError, match="train.augment.time_shift"):
         validate_config({"spectrogram": {"style": "tutorial"}, "train": {"augment": {"time_shift": 0.2}}})
@@ -187,3 +197,27 @@ def copy_with(args, **overrides):
     from types import SimpleNamespace
 
     return SimpleNamespace(**{**vars(args), **overrides})
+
+
+def test_resolutions_style_levels_go_straight_to_the_tensor_ultralytics_transforms_would_make(tmp_path):
+    """Three planes of levels (the image's R, G, B): the one-lookup path and PIL + Ultralytics' transforms give
+    the same tensor, and the dataset reads the planes back from the RGB PNGs."""
+    import torch
+    from PIL import Image
+
+    from seesound.augment import table_lookup
+
+    args = three_class_images(tmp_path)
+    for png in tmp_path.glob("*/*.png"):  # rewrite them as three planes of levels
+        planes = np.stack([to_levels(random_unit((32, 32), seed=hash(png.name + str(c)) % 1000)) for c in range(3)])
+        Image.fromarray(np.moveaxis(planes, 0, -1)).save(png)
+    dataset = audio_augmented_dataset(AudioAugment(time_shift=0.3), "jet", TOP_DB, seed=0, style="resolutions")(
+        root=str(tmp_path), args=args, augment=True, prefix="train"
+    )
+    with Image.open(dataset.samples[0][0]) as im:
+        assert np.array_equal(np.rint(dataset.levels(0) * 255), np.moveaxis(np.asarray(im), -1, 0))
+    levels = random_unit((3, 32, 32), seed=6)
+    direct = torch.from_numpy(table_lookup(dataset.table, level_indices(levels)))
+    through_pil = dataset.torch_transforms(Image.fromarray(recolour(levels, "jet")))
+    assert direct.dtype == through_pil.dtype and torch.equal(direct, through_pil)
+    assert tuple(dataset[0]["img"].shape) == (3, 32, 32)

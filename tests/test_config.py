@@ -26,6 +26,10 @@ def test_the_shipped_config_is_valid_and_complete():
         ({"spectrogram": {"image_size": 0}}, "'spectrogram.image_size'"),
         ({"spectrogram": {"hop_length": 2048}}, "'spectrogram.hop_length': 2048 is larger than spectrogram.n_fft"),
         ({"spectrogram": {"freq_scale": "bark"}}, "'spectrogram.freq_scale': 'bark' is not one of"),
+        (
+            {"spectrogram": {"style": "resolutions", "hop_length": 768}},
+            "'spectrogram.hop_length': 768 is larger than half of spectrogram.n_fft",
+        ),
         ({"train": {"epoch": 3}}, "'train.epoch' is unknown"),
         ({"trian": {}}, "'trian' is unknown"),
         ({"split": {"test_ratio": 0.6, "val_ratio": 0.5}}, "split.test_ratio"),

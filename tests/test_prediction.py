@@ -30,6 +30,7 @@ from seesound.prediction import (
     label_summary,
     predict_recording,
     raven_selection_table,
+    rendered_windows,
     window_starts,
 )
 from seesound.render import load_clip
@@ -355,3 +356,22 @@ def test_an_untrained_model_file_has_the_format_of_a_real_one(tmp_path):
     card = ModelCard(["a", "b"], SpectrogramSettings(image_size=32).as_dict(), 1.0, 32, 2, "test")
     write_untrained_model(tmp_path / "m.pt", card)
     assert Classifier(tmp_path / "m.pt").probabilities([np.zeros((32, 32, 3), np.uint8)]).shape == (1, 2)
+
+
+def test_a_resolutions_style_model_sees_each_window_as_its_training_images(tmp_path):
+    """The model card's style reaches prediction: a window is the clip's three-plane image, as trained on."""
+    import io
+
+    from PIL import Image
+
+    from seesound.render import render_clip_image
+
+    spec = SpectrogramSettings(style="resolutions", image_size=32, duration_s=1.0)
+    card = ModelCard(["a", "b"], spec.as_dict(), 1.0, 32, 2, "test")
+    write_untrained_model(tmp_path / "m.pt", card)
+    clip = write_wav_file(tmp_path / "clip.wav", tone(700, 1.0, RATE), RATE)
+    windows = rendered_windows(Classifier(tmp_path / "m.pt"), clip, PredictSettings(hop_s=1.0))
+    [(start, _, image)] = list(windows)
+    trained_on = np.asarray(Image.open(io.BytesIO(render_clip_image(clip, spec))))
+    assert start == 0 and image.shape == (32, 32, 3) and np.array_equal(image, trained_on)
+    assert not np.array_equal(image[..., 0], image[..., 2])  # three STFT sizes, not a grey image

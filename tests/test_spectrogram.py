@@ -141,3 +141,27 @@ def test_frequency_ticks_run_from_the_bottom_to_the_top_frequency_in_order(scale
     positions, labels = frequency_ticks(settings, 128)
     assert labels[-1] == "8 k" and positions[-1] >= 127 and positions[0] <= 0 and labels[0] in ("0", "20")
     assert (np.diff(positions) >= 0.06 * 128 - 1e-9).all() and len(labels) >= 4
+
+
+def test_resolutions_style_gives_three_planes_aligned_in_time_and_read_back_exactly(tmp_path):
+    """Style `resolutions`: the STFT at n_fft / 2, n_fft and 2 * n_fft as R, G and B, each centred on the same
+    instants, so a click sits in the same column of every plane, sharpest in the shortest window's."""
+    from seesound.spectrogram import render_levels
+
+    x = np.zeros(16000, np.float32)
+    x[[4000, 9000]] = 1.0  # two clicks
+    path = write_wav_file(tmp_path / "clicks.wav", x + 1e-4 * tone(3000, 1.0, 16000), 16000)
+    settings = SpectrogramSettings(style="resolutions", n_fft=512, hop_length=128, image_size=96)
+    assert settings.channel_n_ffts == (256, 512, 1024)
+    levels = render_levels(load_clip(path, settings), settings)
+    assert levels.shape == (3, 96, 96) and levels.dtype == np.uint8
+    loudness = levels.astype(float).mean(axis=1)  # per plane and column
+    peaks = [sorted(np.argsort(plane)[-2:]) for plane in loudness]
+    assert all(abs(p - q) <= 1 for plane in peaks[1:] for p, q in zip(plane, peaks[0]))
+    assert abs(peaks[0][0] - 4000 / 16000 * 96) <= 2 and abs(peaks[0][1] - 9000 / 16000 * 96) <= 2
+    widths = [(plane > plane.max() - 20).sum() for plane in loudness]  # columns near each click's level
+    assert widths[0] < widths[2]
+    data = render_clip_image(path, settings)
+    assert Image.open(io.BytesIO(data)).mode == "RGB"
+    assert np.array_equal(read_levels(io.BytesIO(data), "jet", "resolutions"), levels)
+    assert np.array_equal(render_rgb(load_clip(path, settings), settings), np.moveaxis(levels, 0, -1))

@@ -5,6 +5,8 @@ The images are the clip's normalised dB levels (0 = `top_db` below the peak, 1 =
 back through the table (`levels_from_rgb`). Training
 recovers them, shifts and masks them in time and frequency, offsets them in dB, mixes two clips' powers,
 and colours the result again with the same table. Ultralytics' image transforms run after that as usual.
+Style `resolutions` images hold three planes of levels (one STFT size each) as R, G and B: every step
+applies to the three planes alike, and the planes are the colours.
 
 Everything here is off by default in the code (the config's defaults are the measured best) and is
 wired into Ultralytics through `audio_aware_trainer`, a ClassificationTrainer whose training dataset
@@ -84,18 +86,31 @@ def level_indices(levels: np.ndarray) -> np.ndarray:
 
 
 def recolour(levels: np.ndarray, colormap: str) -> np.ndarray:
-    """Levels in [0, 1] -> RGB uint8 through the same table the spectrogram stage uses."""
+    """Levels in [0, 1] -> RGB uint8 through the same table the spectrogram stage uses (three planes of
+    levels, 3 x H x W, are the channels themselves)."""
+    if levels.ndim == 3:
+        return np.ascontiguousarray(np.moveaxis(level_indices(levels).astype(np.uint8), 0, -1))
     return colormap_lut(colormap)[level_indices(levels)]
 
 
-def tensor_table(colormap: str, mean, std) -> np.ndarray:
+def tensor_table(colormap: str, mean, std, style: str = "direct") -> np.ndarray:
     """The colour table as the 3 x 256 float32 channel values Ultralytics' ToTensor + Normalize give each
-    entry's pixel (the same torch operations, so a pixel's value is bit-identical)."""
+    entry's pixel (the same torch operations, so a pixel's value is bit-identical). For style `resolutions`
+    entry v of channel c is the value of level v in channel c (a grey table)."""
     import torch
 
-    table = torch.from_numpy(colormap_lut(colormap)).float().div(255)
+    lut = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1) if style == "resolutions" else None
+    table = torch.from_numpy(colormap_lut(colormap) if lut is None else lut).float().div(255)
     table = table.sub(torch.tensor(mean, dtype=torch.float32)).div(torch.tensor(std, dtype=torch.float32))
     return np.ascontiguousarray(table.numpy().T)
+
+
+def table_lookup(table: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """A 3 x 256 table applied to H x W entries (every channel from the same entry) or to 3 x H x W entries
+    (channel c from plane c)."""
+    if indices.ndim == 3:
+        return table[np.arange(3)[:, None, None], indices]
+    return table[:, indices]
 
 
 def transforms_are_tensor_only(args) -> bool:
@@ -122,25 +137,26 @@ def mix_levels(a: np.ndarray, b: np.ndarray, weight_a: float, top_db: float) -> 
 
 
 def augment_levels(levels: np.ndarray, aug: AudioAugment, top_db: float, rng: np.random.Generator) -> np.ndarray:
-    """Time shift, dB offset and time/frequency masks on (height = frequency, width = time) levels."""
+    """Time shift, dB offset and time/frequency masks on (height = frequency, width = time) levels, or on
+    (planes, height, width) levels with every plane shifted and masked alike."""
     out = np.array(levels, dtype=np.float32)
-    width = out.shape[1]
+    width = out.shape[-1]
     if aug.time_shift:
-        out = np.roll(out, int(rng.integers(-int(aug.time_shift * width), int(aug.time_shift * width) + 1)), axis=1)
+        out = np.roll(out, int(rng.integers(-int(aug.time_shift * width), int(aug.time_shift * width) + 1)), axis=-1)
     if aug.gain_db:
         out = np.clip(out + rng.uniform(-aug.gain_db, aug.gain_db) / top_db, 0.0, 1.0)
     for axis, count, max_fraction in (
-        (1, aug.time_masks, aug.time_mask_width),
-        (0, aug.freq_masks, aug.freq_mask_width),
+        (-1, aug.time_masks, aug.time_mask_width),
+        (-2, aug.freq_masks, aug.freq_mask_width),
     ):
         size = out.shape[axis]
         for _ in range(count):
             w = int(rng.integers(0, int(max_fraction * size) + 1))
             start = int(rng.integers(0, size - w + 1))
-            if axis == 1:
-                out[:, start : start + w] = 0.0
+            if axis == -1:
+                out[..., start : start + w] = 0.0
             else:
-                out[start : start + w, :] = 0.0
+                out[..., start : start + w, :] = 0.0
     return out
 
 
@@ -156,7 +172,7 @@ def soft_target_loss(label_smoothing: float):
     return loss
 
 
-def audio_augmented_dataset(aug: AudioAugment, colormap: str, top_db: float, seed: int):
+def audio_augmented_dataset(aug: AudioAugment, colormap: str, top_db: float, seed: int, style: str = "direct"):
     """An Ultralytics ClassificationDataset class that augments each training image's levels with `aug`.
 
     Items carry class probabilities (one-hot, or two classes weighted when clips are mixed).
@@ -178,14 +194,15 @@ def audio_augmented_dataset(aug: AudioAugment, colormap: str, top_db: float, see
             # on a CPU this runs in series with the network (Ultralytics loads data in the training process):
             # when the photo transforms would only make a tensor, go from levels to the tensor in one lookup
             self.imgsz = args.imgsz
-            self.table = tensor_table(colormap, DEFAULT_MEAN, DEFAULT_STD) if transforms_are_tensor_only(args) else None
+            tensor_only = transforms_are_tensor_only(args)
+            self.table = tensor_table(colormap, DEFAULT_MEAN, DEFAULT_STD, style) if tensor_only else None
 
         def levels(self, i: int) -> np.ndarray:
             # decoding and inverting the colormap is most of an item's cost and is the same every epoch:
             # keep the levels (1 byte a pixel) in each worker, up to a memory budget
             levels = self.cached_levels.get(i)
             if levels is None:
-                levels = read_levels(self.samples[i][0], colormap)  # exact from seesound's palette PNGs
+                levels = read_levels(self.samples[i][0], colormap, style)  # exact from seesound's PNGs
                 if self.cached_bytes + levels.nbytes <= LEVELS_CACHE_BYTES:
                     self.cached_levels[i] = levels
                     self.cached_bytes += levels.nbytes
@@ -204,8 +221,8 @@ def audio_augmented_dataset(aug: AudioAugment, colormap: str, top_db: float, see
                 levels = mix_levels(levels, augment_levels(self.levels(j), aug, top_db, rng), weight, top_db)
                 target *= weight
                 target[self.labels[j]] += 1.0 - weight
-            if self.table is not None and levels.shape == (self.imgsz, self.imgsz):
-                image = torch.from_numpy(self.table[:, level_indices(levels)])
+            if self.table is not None and levels.shape[-2:] == (self.imgsz, self.imgsz):
+                image = torch.from_numpy(table_lookup(self.table, level_indices(levels)))
             else:
                 image = self.torch_transforms(Image.fromarray(recolour(levels, colormap)))
             return {"img": image, "cls": torch.from_numpy(target)}
@@ -213,12 +230,12 @@ def audio_augmented_dataset(aug: AudioAugment, colormap: str, top_db: float, see
     return AudioAugmentedDataset
 
 
-def audio_aware_trainer(aug: AudioAugment, colormap: str, top_db: float, seed: int):
+def audio_aware_trainer(aug: AudioAugment, colormap: str, top_db: float, seed: int, style: str = "direct"):
     """A ClassificationTrainer class whose training set applies `aug` and whose loss smooths labels."""
     from ultralytics.models.yolo.classify import ClassificationTrainer
     from ultralytics.utils.torch_utils import unwrap_model
 
-    dataset_class = audio_augmented_dataset(aug, colormap, top_db, seed)
+    dataset_class = audio_augmented_dataset(aug, colormap, top_db, seed, style)
 
     class AudioAwareTrainer(ClassificationTrainer):
         def __init__(self, *args, **kwargs):

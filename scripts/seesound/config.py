@@ -225,6 +225,11 @@ def _check_relations(config: dict) -> None:
             f"config key 'spectrogram.hop_length': {spec['hop_length']} is larger than spectrogram.n_fft "
             f"({spec['n_fft']}), which would skip audio between frames"
         )
+    if spec["style"] == "resolutions" and spec["hop_length"] > spec["n_fft"] // 2:
+        raise ConfigError(
+            f"config key 'spectrogram.hop_length': {spec['hop_length']} is larger than half of spectrogram.n_fft "
+            f"({spec['n_fft'] // 2}, the shortest STFT of style 'resolutions'), which would skip audio between frames"
+        )
     if spec["fmax"] is not None and spec["fmax"] <= spec["fmin"]:
         raise ConfigError(
             f"config key 'spectrogram.fmax': {spec['fmax']:g} Hz must be larger than spectrogram.fmin "
@@ -243,10 +248,10 @@ def _check_relations(config: dict) -> None:
         raise ConfigError(f"config key 'train.model': {config['train']['model']!r} {problem}")
     augment = config["train"]["augment"]
     audio_augment = [k for k in ("time_shift", "time_masks", "freq_masks", "gain_db", "mixup") if augment[k]]
-    if audio_augment and spec["style"] not in ("direct",):
+    if audio_augment and spec["style"] not in ("direct", "resolutions"):
         raise ConfigError(
             f"config key 'train.augment.{audio_augment[0]}': audio augmentation works on the spectrogram's levels, "
-            f"which only spectrogram.style 'direct' images keep; set it to 0 or use style direct"
+            f"which only spectrogram.style 'direct' and 'resolutions' images keep; set it to 0 or change the style"
         )
     predict = config["predict"]
     if predict["hop_s"] is not None and predict["window_s"] is not None and predict["hop_s"] > predict["window_s"]:

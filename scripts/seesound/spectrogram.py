@@ -7,7 +7,7 @@ are always at the analysis rate `settings.sample_rate` (seesound.audio resamples
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from functools import lru_cache
 
 import numpy as np
@@ -33,7 +33,7 @@ class SpectrogramSettings:
     format: str = "png"
     sample_rate: int = DEFAULT_SAMPLE_RATE  # the analysis rate: every clip and recording is resampled to it
     duration_s: float | None = None  # None keeps each file's length; a number pads/cuts to it
-    style: str = "direct"  # direct | tutorial (the tutorial's matplotlib figure)
+    style: str = "direct"  # direct | resolutions (three STFT sizes as R, G, B) | tutorial (matplotlib figure)
 
     @classmethod
     def from_config(cls, section: dict) -> SpectrogramSettings:
@@ -42,6 +42,15 @@ class SpectrogramSettings:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def channel_n_ffts(self) -> tuple[int, ...]:
+        """The STFT size behind each image channel: one for `direct` (its colours come from the colormap),
+        half, once and twice n_fft at the same hop for `resolutions` (short windows resolve onsets, long
+        ones pitch; each channel is one of them)."""
+        if self.style == "resolutions":
+            return (self.n_fft // 2, self.n_fft, self.n_fft * 2)
+        return (self.n_fft,)
 
     @property
     def top_hz(self) -> float:
@@ -176,13 +185,13 @@ def band_frequencies(settings: SpectrogramSettings) -> np.ndarray:
 FRAMES_PER_CHUNK = 24
 
 
-def spectrogram_db(samples: np.ndarray, settings: SpectrogramSettings) -> np.ndarray:
+def spectrogram_db(samples: np.ndarray, settings: SpectrogramSettings, n_frames: int | None = None) -> np.ndarray:
     """Spectrogram in dB re 1e-5 (the tutorial's reference), floored at 0 dB so silence is finite.
 
     `samples` are at the analysis rate settings.sample_rate. Shape (bands, frames); row 0 is the lowest
-    frequency.
+    frequency. `n_frames` keeps the first frames only.
     """
-    frames = stft_frames(samples, settings.n_fft, settings.hop_length)
+    frames = stft_frames(samples, settings.n_fft, settings.hop_length)[:n_frames]
     bank = frequency_filterbank(settings)
     keep = linear_bins(settings) if bank is None and (settings.fmin > 0 or settings.fmax is not None) else None
     bands = len(bank) if bank is not None else int(keep.sum()) if keep is not None else settings.n_fft // 2 + 1
@@ -286,13 +295,37 @@ def fit_duration(samples: np.ndarray, sample_rate: int, duration_s: float | None
     return np.concatenate([samples, np.zeros(n - len(samples), np.float32)])
 
 
+def resolution_db(samples: np.ndarray, settings: SpectrogramSettings) -> list[np.ndarray]:
+    """The clip's dB spectrogram at each of settings.channel_n_ffts, frame for frame centred on the same
+    instants: a shorter window starts (largest - its size) / 2 samples later, and every channel has the
+    largest window's frame count."""
+    largest = max(settings.channel_n_ffts)
+    n_frames = frame_count(len(samples), largest, settings.hop_length)
+    return [
+        spectrogram_db(samples[(largest - n_fft) // 2 :], replace(settings, n_fft=n_fft), n_frames)
+        for n_fft in settings.channel_n_ffts
+    ]
+
+
 def render_levels(samples: np.ndarray, settings: SpectrogramSettings) -> np.ndarray:
-    """The training image of a clip as levels (image_size x image_size uint8; colorize() gives its colours)."""
+    """The training image of a clip as levels: image_size x image_size uint8 (colorize() gives its colours),
+    or 3 x image_size x image_size for `resolutions` (each STFT size normalised to its own peak)."""
     samples = fit_duration(samples, settings.sample_rate, settings.duration_s)
+    if settings.style == "resolutions":
+        planes = [normalize_db(db, settings.top_db) for db in resolution_db(samples, settings)]
+        return np.stack([to_levels(resize_square(unit, settings.image_size)) for unit in planes])
     unit = normalize_db(spectrogram_db(samples, settings), settings.top_db)
     return to_levels(resize_square(unit, settings.image_size))
 
 
+def levels_to_rgb(levels: np.ndarray, colormap: str) -> np.ndarray:
+    """Levels -> the image's RGB uint8: one plane (H x W) through the colormap's table, or three planes
+    (3 x H x W, style `resolutions`) as the R, G and B channels themselves."""
+    if levels.ndim == 3:
+        return np.ascontiguousarray(np.moveaxis(levels, 0, -1))
+    return colorize(levels, colormap)
+
+
 def render_rgb(samples: np.ndarray, settings: SpectrogramSettings) -> np.ndarray:
     """The training image of a clip as an RGB uint8 array (image_size x image_size x 3)."""
-    return colorize(render_levels(samples, settings), settings.colormap)
+    return levels_to_rgb(render_levels(samples, settings), settings.colormap)

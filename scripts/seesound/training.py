@@ -263,9 +263,9 @@ class TrainSettings:
 
     def resume_fields(self) -> dict:
         """What a checkpoint must have been trained with to be resumed: every field but the image settings
-        only the model card carries and the export, plus the two image settings the augmentation reads."""
+        only the model card carries and the export, plus the image settings the augmentation reads."""
         fields = {k: v for k, v in self.as_dict().items() if k not in ("spectrogram", "export")}
-        return fields | {"colormap": self.spectrogram["colormap"], "top_db": self.spectrogram["top_db"]}
+        return fields | {k: self.spectrogram[k] for k in ("colormap", "top_db", "style")}
 
 
 def train_classifier(
@@ -305,7 +305,11 @@ def train_classifier(
     else:
         audio_augment = AudioAugment.from_config(augment)
         # Ultralytics' own trainer unless audio augmentation or label smoothing asks for ours
-        trainer = audio_aware_trainer(audio_augment, colormap, top_db, seed) if audio_augment.active else None
+        trainer = (
+            audio_aware_trainer(audio_augment, colormap, top_db, seed, spectrogram["style"])
+            if audio_augment.active
+            else None
+        )
         device = resolve_device(device)
         done = completed_epochs(work_last) if resume and same and work_last.is_file() else None
         if resume:
