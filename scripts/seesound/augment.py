@@ -20,7 +20,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .spectrogram import colormap_lut
+from .spectrogram import colormap_lut, levels_to_rgb
 
 
 @dataclass(frozen=True)
@@ -88,9 +88,7 @@ def level_indices(levels: np.ndarray) -> np.ndarray:
 def recolour(levels: np.ndarray, colormap: str) -> np.ndarray:
     """Levels in [0, 1] -> RGB uint8 through the same table the spectrogram stage uses (three planes of
     levels, 3 x H x W, are the channels themselves)."""
-    if levels.ndim == 3:
-        return np.ascontiguousarray(np.moveaxis(level_indices(levels).astype(np.uint8), 0, -1))
-    return colormap_lut(colormap)[level_indices(levels)]
+    return levels_to_rgb(level_indices(levels).astype(np.uint8), colormap)
 
 
 def tensor_table(colormap: str, mean, std, style: str = "direct") -> np.ndarray:
