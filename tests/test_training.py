@@ -1,5 +1,11 @@
-"""Training helpers: what a resume may continue from, and the per-epoch table it continues."""
+"""Training helpers: what a resume may continue from, the per-epoch table it continues, and the schedule."""
 
+import math
+
+import pandas as pd
+import pytest
+
+from conftest import TINY_TRAIN, edit_config, run_snakemake
 from seesound.training import completed_epochs, install_model, training_fingerprint, trim_results_csv
 
 
@@ -78,3 +84,19 @@ def test_for_ten_classes_or_fewer_auto_builds_the_optimizer_ultralytics_auto_bui
             g["lr"] == t["lr"] and g["betas"] == t["betas"] for g, t in zip(spelled.param_groups, theirs.param_groups)
         ]
         assert all(same) == (classes <= 10), (classes, spelled.param_groups[0]["lr"], theirs.param_groups[0]["lr"])
+
+
+def test_a_cosine_schedule_changes_the_rate_ultralytics_trains_with(work):
+    """Ultralytics scales each epoch's rate by lf(epoch), linear or cosine from 1 to lrf (0.01); warmup
+    multiplies both alike, so the two runs' logged rates differ by exactly the ratio of the two curves."""
+    epochs, lrf = 4, 0.01
+    rates = {}
+    for schedule in ("linear", "cosine"):
+        edit_config(work, "train", **(TINY_TRAIN | {"epochs": epochs, "patience": 0, "lr_schedule": schedule}))
+        run_snakemake(work, "--cores", "2", "model")
+        table = pd.read_csv(work / "results" / "model" / "results.csv").rename(columns=str.strip)
+        rates[schedule] = table["lr/pg1"].to_numpy()
+    for epoch in range(epochs):
+        linear = (1 - epoch / epochs) * (1 - lrf) + lrf
+        cosine = (1 - math.cos(epoch * math.pi / epochs)) / 2 * (lrf - 1) + 1
+        assert rates["cosine"][epoch] / rates["linear"][epoch] == pytest.approx(cosine / linear, rel=1e-3)

@@ -235,6 +235,7 @@ class TrainSettings:
     workers: int = 2
     optimizer: str = "auto"
     lr0: float = 0.01
+    lr_schedule: str = "linear"
     augment: dict = field(default_factory=dict)
     spectrogram: dict = field(default_factory=dict)
     export: bool = False
@@ -252,6 +253,7 @@ class TrainSettings:
             "workers",
             "optimizer",
             "lr0",
+            "lr_schedule",
             "augment",
             "export",
         )
@@ -351,6 +353,7 @@ def train_classifier(
                 deterministic=True,
                 workers=workers,
                 **optimizer_args,
+                cos_lr=t.lr_schedule == "cosine",  # both fall to lr0 * lrf (0.01) at the last epoch
                 # Ultralytics warms biases up from lr 0.1, an SGD setting; `auto` zeroes it when it picks AdamW,
                 # and so do we for every adaptive optimizer (0.1 for ~10 epochs of warmup would swamp lr0 0.002)
                 warmup_bias_lr=0.1 if optimizer_args["optimizer"] in ("SGD", "MuSGD") else 0.0,
