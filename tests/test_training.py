@@ -52,6 +52,8 @@ def test_auto_is_ultralytics_choice_with_a_floor_on_adamw_rate():
     assert auto_optimizer(5, 144, 32, 90)["lr0"] == 0.001111  # fewer classes: Ultralytics' higher rate
     assert auto_optimizer(50, 1283, 32, 90)["lr0"] == 0.000714  # not its 0.000185
     assert auto_optimizer(50, 100_000, 32, 90) == {"optimizer": "auto"}  # 140 670 iterations: Ultralytics' MuSGD
+    assert auto_optimizer(50, 6000, 32, 90)["optimizer"] == "AdamW"  # 8 460 steps of 64 images
+    assert auto_optimizer(50, 6000, 32, 90, nominal_batch=32) == {"optimizer": "auto"}  # 16 920 steps of 32
 
 
 def test_for_ten_classes_or_fewer_auto_builds_the_optimizer_ultralytics_auto_builds():
@@ -86,16 +88,23 @@ def test_for_ten_classes_or_fewer_auto_builds_the_optimizer_ultralytics_auto_bui
         assert all(same) == (classes <= 10), (classes, spelled.param_groups[0]["lr"], theirs.param_groups[0]["lr"])
 
 
-def test_a_cosine_schedule_changes_the_rate_ultralytics_trains_with(work):
+def test_the_schedule_and_the_nominal_batch_reach_ultralytics(work):
     """Ultralytics scales each epoch's rate by lf(epoch), linear or cosine from 1 to lrf (0.01); warmup
-    multiplies both alike, so the two runs' logged rates differ by exactly the ratio of the two curves."""
+    multiplies both alike, so the two runs' logged rates differ by exactly the ratio of the two curves. The
+    nominal batch is in the arguments Ultralytics trained with (its checkpoint's train_args)."""
+    import torch
+
     epochs, lrf = 4, 0.01
-    rates = {}
-    for schedule in ("linear", "cosine"):
-        edit_config(work, "train", **(TINY_TRAIN | {"epochs": epochs, "patience": 0, "lr_schedule": schedule}))
+    rates, nbs = {}, {}
+    for schedule, nominal_batch in (("linear", 64), ("cosine", 8)):
+        train = TINY_TRAIN | {"epochs": epochs, "patience": 0, "lr_schedule": schedule, "nominal_batch": nominal_batch}
+        edit_config(work, "train", **train)
         run_snakemake(work, "--cores", "2", "model")
         table = pd.read_csv(work / "results" / "model" / "results.csv").rename(columns=str.strip)
         rates[schedule] = table["lr/pg1"].to_numpy()
+        weights = work / "results" / "model" / "weights" / "last.pt"
+        nbs[schedule] = torch.load(weights, map_location="cpu", weights_only=False)["train_args"]["nbs"]
+    assert nbs == {"linear": 64, "cosine": 8}
     for epoch in range(epochs):
         linear = (1 - epoch / epochs) * (1 - lrf) + lrf
         cosine = (1 - math.cos(epoch * math.pi / epochs)) / 2 * (lrf - 1) + 1

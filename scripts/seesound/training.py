@@ -211,10 +211,10 @@ AUTO_MIN_LR = _ultralytics_auto_lr(10)  # 0.000714
 AUTO_RULE = "ultralytics auto, AdamW lr at least 0.000714"  # in TrainSettings: a new rule retrains `auto` runs
 
 
-def auto_optimizer(classes: int, train_images: int, batch: int, epochs: int) -> dict:
+def auto_optimizer(classes: int, train_images: int, batch: int, epochs: int, nominal_batch: int = 64) -> dict:
     """The optimizer arguments seesound's `optimizer: auto` gives Ultralytics' trainer: AdamW with its rate
     and momentum (beta1) spelled out, or `auto` itself where Ultralytics would pick MuSGD (many iterations)."""
-    iterations = math.ceil(train_images / max(batch, 64)) * epochs  # Ultralytics' own count (nbs 64)
+    iterations = math.ceil(train_images / max(batch, nominal_batch)) * epochs  # Ultralytics' own count
     if iterations > 10_000:
         return {"optimizer": "auto"}
     return {"optimizer": "AdamW", "lr0": max(_ultralytics_auto_lr(classes), AUTO_MIN_LR), "momentum": 0.9}
@@ -229,6 +229,7 @@ class TrainSettings:
     epochs: int = 90
     imgsz: int = 224
     batch: int = 32
+    nominal_batch: int = 64
     device: str = "auto"
     patience: int = 50
     seed: int = 0
@@ -247,6 +248,7 @@ class TrainSettings:
             "model",
             "epochs",
             "batch",
+            "nominal_batch",
             "device",
             "patience",
             "seed",
@@ -338,7 +340,7 @@ def train_classifier(
         yolo.add_callback("on_train_start", _optimizer_line)
         if done is None:
             optimizer_args = (  # a resume takes the optimizer from its checkpoint
-                auto_optimizer(*_train_classes_and_images(dataset_dir), batch, epochs)
+                auto_optimizer(*_train_classes_and_images(dataset_dir), batch, epochs, t.nominal_batch)
                 if optimizer == "auto"
                 else {"optimizer": optimizer, "lr0": lr0}
             )
@@ -347,6 +349,7 @@ def train_classifier(
                 epochs=epochs,
                 imgsz=imgsz,
                 batch=batch,
+                nbs=t.nominal_batch,  # Ultralytics steps the optimizer every round(nbs / batch) batches
                 device=device,
                 patience=patience,
                 seed=seed,
