@@ -48,12 +48,12 @@ def test_auto_is_ultralytics_choice_with_a_floor_on_adamw_rate():
     from seesound.training import AUTO_MIN_LR, auto_optimizer
 
     assert AUTO_MIN_LR == 0.000714
-    assert auto_optimizer(10, 288, 32, 90) == {"optimizer": "AdamW", "lr0": 0.000714, "momentum": 0.9}
-    assert auto_optimizer(5, 144, 32, 90)["lr0"] == 0.001111  # fewer classes: Ultralytics' higher rate
-    assert auto_optimizer(50, 1283, 32, 90)["lr0"] == 0.000714  # not its 0.000185
-    assert auto_optimizer(50, 100_000, 32, 90) == {"optimizer": "auto"}  # 140 670 iterations: Ultralytics' MuSGD
-    assert auto_optimizer(50, 6000, 32, 90)["optimizer"] == "AdamW"  # 8 460 steps of 64 images
-    assert auto_optimizer(50, 6000, 32, 90, nominal_batch=32) == {"optimizer": "auto"}  # 16 920 steps of 32
+    assert auto_optimizer(10, 288, 32, 90, 64) == {"optimizer": "AdamW", "lr0": 0.000714, "momentum": 0.9}
+    assert auto_optimizer(5, 144, 32, 90, 64)["lr0"] == 0.001111  # fewer classes: Ultralytics' higher rate
+    assert auto_optimizer(50, 1283, 32, 90, 64)["lr0"] == 0.000714  # not its 0.000185
+    assert auto_optimizer(50, 100_000, 32, 90, 64) == {"optimizer": "auto"}  # 140 670 iterations: Ultralytics' MuSGD
+    assert auto_optimizer(50, 6000, 32, 90, 64)["optimizer"] == "AdamW"  # 8 460 steps of 64 images
+    assert auto_optimizer(50, 6000, 32, 90, 32) == {"optimizer": "auto"}  # 16 920 steps of 32
 
 
 def test_for_ten_classes_or_fewer_auto_builds_the_optimizer_ultralytics_auto_builds():
@@ -78,7 +78,7 @@ def test_for_ten_classes_or_fewer_auto_builds_the_optimizer_ultralytics_auto_bui
             )
             return BaseTrainer.build_optimizer(trainer, model, name, lr, momentum, 5e-4, iterations)
 
-        ours = auto_optimizer(classes, images, 32, epochs)
+        ours = auto_optimizer(classes, images, 32, epochs, 64)  # Ultralytics' default nbs
         spelled = build(ours["optimizer"], ours["lr0"], ours["momentum"])
         theirs = build("auto", 0.01, 0.937)
         assert type(spelled) is type(theirs) is torch.optim.AdamW

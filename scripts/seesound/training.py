@@ -211,7 +211,7 @@ AUTO_MIN_LR = _ultralytics_auto_lr(10)  # 0.000714
 AUTO_RULE = "ultralytics auto, AdamW lr at least 0.000714"  # in TrainSettings: a new rule retrains `auto` runs
 
 
-def auto_optimizer(classes: int, train_images: int, batch: int, epochs: int, nominal_batch: int = 64) -> dict:
+def auto_optimizer(classes: int, train_images: int, batch: int, epochs: int, nominal_batch: int) -> dict:
     """The optimizer arguments seesound's `optimizer: auto` gives Ultralytics' trainer: AdamW with its rate
     and momentum (beta1) spelled out, or `auto` itself where Ultralytics would pick MuSGD (many iterations)."""
     iterations = math.ceil(train_images / max(batch, nominal_batch)) * epochs  # Ultralytics' own count
