@@ -7,7 +7,17 @@ from pathlib import Path
 
 from snakemake.logging import logger
 
-sys.path.insert(0, os.path.join(workflow.basedir, "scripts"))
+SCRIPTS_DIR = os.path.join(workflow.basedir, "scripts")
+sys.path.insert(0, SCRIPTS_DIR)
+# Script jobs (train, evaluate, split, plots) run in a Python of their own that puts scripts/ after
+# site-packages, where an editable install of another checkout would win: this checkout's code goes first.
+# (Set, not required: `update` keeps Snakemake's linter from asking for an envvars directive.)
+if os.environ.get("PYTHONPATH", "").split(os.pathsep)[0] != SCRIPTS_DIR:
+    os.environ.update(
+        PYTHONPATH=os.pathsep.join(
+            [SCRIPTS_DIR, *filter(None, [os.environ.get("PYTHONPATH")])]
+        )
+    )
 
 from seesound.config import ConfigError, config_notes, validate_config
 from seesound import dataset as seesound_dataset

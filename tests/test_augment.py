@@ -12,6 +12,8 @@ from seesound.augment import (
     levels_from_rgb,
     mix_levels,
     recolour,
+    shift_bands,
+    stretch_time,
 )
 from seesound.config import ConfigError, validate_config
 from seesound.spectrogram import colorize, to_levels
@@ -72,6 +74,39 @@ def test_masks_set_whole_stripes_to_the_floor_within_their_width():
         assert len(floor_rows) <= int(0.25 * unit.shape[0])
 
 
+def test_time_stretch_plays_the_clip_slower_or_faster_at_the_same_width():
+    unit = random_unit((6, 40))
+    slower = stretch_time(unit, 2.0)  # every column twice, the clip's first half fills the width
+    assert np.array_equal(slower[:, 0::2], unit[:, :20]) and np.array_equal(slower[:, 1::2], unit[:, :20])
+    faster = stretch_time(unit, 0.5)  # every second column, then again from the start
+    assert np.array_equal(faster[:, :20], unit[:, 0::2]) and np.array_equal(faster[:, 20:], unit[:, 0::2])
+    assert np.array_equal(stretch_time(unit, 1.0), unit)
+    seen_steps = set()
+    for s in range(20):  # factors within [1 / 1.5, 1.5]: a column shown at most twice, at most one skipped
+        out = augment_levels(unit, AudioAugment(time_stretch=0.5), TOP_DB, np.random.default_rng(s))
+        assert out.shape == unit.shape
+        shown = [next(c for c in range(40) if np.array_equal(out[:, j], unit[:, c])) for j in range(40)]
+        steps = set(np.diff(shown)[np.diff(shown) > -20].tolist())  # leave out the wrap round to the start
+        assert steps <= {0, 1, 2} and not {0, 2} <= steps  # slower (repeats) or faster (skips), never both
+        seen_steps |= steps
+    assert seen_steps == {0, 1, 2}  # both slower and faster draws
+
+
+def test_band_shift_moves_every_band_and_fills_the_edge_with_silence():
+    unit = random_unit((10, 8)) * 0.5 + 0.5  # nothing on the floor before
+    up = shift_bands(unit, 3)  # row 0 is the top: the highest band
+    assert np.array_equal(up[:7], unit[3:]) and (up[7:] == 0).all()
+    down = shift_bands(unit, -3)
+    assert np.array_equal(down[3:], unit[:7]) and (down[:3] == 0).all()
+    shifts = set()
+    for s in range(60):
+        out = augment_levels(unit, AudioAugment(freq_shift=0.2), TOP_DB, np.random.default_rng(s))
+        floor_rows = np.flatnonzero((out == 0).all(axis=1))
+        assert len(floor_rows) <= 2 and (out == 0).sum() == len(floor_rows) * 8
+        shifts.add(-len(floor_rows) if 0 in floor_rows else len(floor_rows))
+    assert shifts == {-2, -1, 0, 1, 2}
+
+
 def test_gain_offsets_levels_by_at_most_gain_db():
     unit = np.full((8, 8), 0.5, np.float32)
     offsets = {
@@ -94,7 +129,7 @@ def test_mixing_adds_powers():
 
 def test_planes_of_the_resolutions_style_are_shifted_masked_and_offset_alike():
     plane = random_unit((16, 20))
-    aug = AudioAugment(time_shift=0.5, time_masks=2, freq_masks=2, gain_db=6.0)
+    aug = AudioAugment(time_shift=0.5, time_stretch=0.3, freq_shift=0.2, time_masks=2, freq_masks=2, gain_db=6.0)
     out = augment_levels(np.stack([plane] * 3), aug, TOP_DB, np.random.default_rng(3))
     assert out.shape == (3, 16, 20)
     assert np.array_equal(out[0], out[1]) and np.array_equal(out[0], out[2])
@@ -105,6 +140,10 @@ def test_planes_of_the_resolutions_style_are_shifted_masked_and_offset_alike():
 def test_audio_augmentation_is_refused_for_tutorial_style_images():
     with pytest.raises(ConfigError, match="train.augment.time_shift"):
         validate_config({"spectrogram": {"style": "tutorial"}, "train": {"augment": {"time_shift": 0.2}}})
+    with pytest.raises(ConfigError, match="train.augment.freq_shift"):
+        validate_config(
+            {"spectrogram": {"style": "tutorial"}, "train": {"augment": {"time_shift": 0, "freq_shift": 0.1}}}
+        )
     no_audio_augment = {"time_shift": 0, "time_masks": 0, "freq_masks": 0, "gain_db": 0, "mixup": 0}
     validate_config(
         {"spectrogram": {"style": "seed"}, "train": {"augment": no_audio_augment | {"label_smoothing": 0.1}}}

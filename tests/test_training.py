@@ -88,23 +88,29 @@ def test_for_ten_classes_or_fewer_auto_builds_the_optimizer_ultralytics_auto_bui
         assert all(same) == (classes <= 10), (classes, spelled.param_groups[0]["lr"], theirs.param_groups[0]["lr"])
 
 
-def test_the_schedule_and_the_nominal_batch_reach_ultralytics(work):
+def test_the_schedule_nominal_batch_weight_decay_and_dropout_reach_ultralytics(work):
     """Ultralytics scales each epoch's rate by lf(epoch), linear or cosine from 1 to lrf (0.01); warmup
     multiplies both alike, so the two runs' logged rates differ by exactly the ratio of the two curves. The
-    nominal batch is in the arguments Ultralytics trained with (its checkpoint's train_args)."""
+    nominal batch, weight decay and dropout are in the arguments Ultralytics trained with (its checkpoint's
+    train_args), and the dropout is in the saved model."""
     import torch
 
     epochs, lrf = 4, 0.01
-    rates, nbs = {}, {}
-    for schedule, nominal_batch in (("linear", 64), ("cosine", 8)):
+    rates, trained_with, dropout_p = {}, {}, {}
+    runs = {"linear": (64, 0.0005, 0.0), "cosine": (8, 0.05, 0.25)}
+    for schedule, (nominal_batch, weight_decay, dropout) in runs.items():
         train = TINY_TRAIN | {"epochs": epochs, "patience": 0, "lr_schedule": schedule, "nominal_batch": nominal_batch}
-        edit_config(work, "train", **train)
+        edit_config(work, "train", **train, weight_decay=weight_decay, dropout=dropout)
         run_snakemake(work, "--cores", "2", "model")
         table = pd.read_csv(work / "results" / "model" / "results.csv").rename(columns=str.strip)
         rates[schedule] = table["lr/pg1"].to_numpy()
-        weights = work / "results" / "model" / "weights" / "last.pt"
-        nbs[schedule] = torch.load(weights, map_location="cpu", weights_only=False)["train_args"]["nbs"]
-    assert nbs == {"linear": 64, "cosine": 8}
+        checkpoint = torch.load(
+            work / "results" / "model" / "weights" / "last.pt", map_location="cpu", weights_only=False
+        )
+        trained_with[schedule] = tuple(checkpoint["train_args"][k] for k in ("nbs", "weight_decay", "dropout"))
+        dropout_p[schedule] = [m.p for m in checkpoint["model"].modules() if isinstance(m, torch.nn.Dropout)]
+    assert trained_with == runs
+    assert dropout_p == {"linear": [0.0], "cosine": [0.25]}
     for epoch in range(epochs):
         linear = (1 - epoch / epochs) * (1 - lrf) + lrf
         cosine = (1 - math.cos(epoch * math.pi / epochs)) / 2 * (lrf - 1) + 1

@@ -12,9 +12,11 @@ from PIL import Image
 from conftest import (
     SHARED_DATA,
     TINY_SPECTROGRAM,
+    TINY_SPLIT,
     TINY_TRAIN,
     make_class_folders,
     needs_shared_data,
+    no_slurm_env,
     planned_jobs,
     run_snakemake,
     tone,
@@ -250,3 +252,25 @@ def test_flac_ogg_and_mp3_recordings_train_like_wav(tmp_path):
     flac, copy = (tmp_path / image["low/low_1"]).read_bytes(), (tmp_path / image["low/low_1_copy"]).read_bytes()
     assert flac == copy
     assert (tmp_path / "results" / "model" / "weights" / "last.pt").is_file()
+
+
+def test_script_jobs_run_this_checkouts_code_not_another_copy_of_seesound(tmp_path):
+    """Script jobs (split, train, evaluate) run in a Python of their own. Another seesound ahead of this
+    checkout's on that Python's path (an editable install of another clone) must not be the one they run."""
+    decoy = tmp_path / "decoy" / "seesound"
+    decoy.mkdir(parents=True)
+    (decoy / "__init__.py").write_text("raise ImportError('the decoy seesound was imported')\n")
+    make_class_folders(tmp_path / "data")
+    write_config(
+        tmp_path,
+        {
+            "dataset": {"kind": "folder", "path": "data"},
+            "spectrogram": TINY_SPECTROGRAM,
+            "split": TINY_SPLIT,
+            "train": TINY_TRAIN,
+        },
+    )
+    env = no_slurm_env()
+    env["PYTHONPATH"] = str(decoy.parent)
+    run_snakemake(tmp_path, "--cores", "2", "split", env=env)
+    assert (tmp_path / "results" / "split.csv").is_file()

@@ -26,6 +26,8 @@ from .spectrogram import colormap_lut, levels_to_rgb
 @dataclass(frozen=True)
 class AudioAugment:
     time_shift: float = 0.0  # roll the clip circularly in time by up to this fraction of its length
+    time_stretch: float = 0.0  # play it up to (1 + this) times slower or faster (log-uniform), circularly
+    freq_shift: float = 0.0  # move every band up or down by up to this fraction of the height
     time_masks: int = 0  # SpecAugment: this many time stripes set to the floor
     time_mask_width: float = 0.1  # ... each up to this fraction of the width
     freq_masks: int = 0  # SpecAugment: this many frequency stripes set to the floor
@@ -41,12 +43,15 @@ class AudioAugment:
 
     @property
     def changes_images(self) -> bool:
-        return bool(self.time_shift or self.time_masks or self.freq_masks or self.gain_db or self.mixup)
+        return any(getattr(self, key) for key in IMAGE_AUGMENTATIONS)
 
     @property
     def active(self) -> bool:
         return self.changes_images or self.label_smoothing > 0
 
+
+# the keys that change a training image's levels (the rest change the loss): they need levels to work on
+IMAGE_AUGMENTATIONS = ("time_shift", "time_stretch", "freq_shift", "time_masks", "freq_masks", "gain_db", "mixup")
 
 # per dataloader process: 256 MiB holds the levels of ~5000 images of 224 x 224
 LEVELS_CACHE_BYTES = 256 * 2**20
@@ -134,13 +139,40 @@ def mix_levels(a: np.ndarray, b: np.ndarray, weight_a: float, top_db: float) -> 
     return np.clip(np.log10(power) / scale, 0.0, 1.0)
 
 
+def stretch_time(levels: np.ndarray, factor: float) -> np.ndarray:
+    """The clip played `factor` times slower (> 1) or faster (< 1), at the same width: column j shows the
+    clip's time j / factor, nearest column, wrapping round as the time shift does (a faster clip repeats
+    from its start, a slower one shows its first 1 / factor)."""
+    width = levels.shape[-1]
+    source = np.floor(np.arange(width) / factor).astype(np.int64) % width
+    return levels[..., source]
+
+
+def shift_bands(levels: np.ndarray, rows: int) -> np.ndarray:
+    """Every band moved `rows` image rows up (towards high frequencies, > 0) or down; the bands moved in at
+    the edge are silence (the floor). On a mel or log scale this is close to a pitch shift."""
+    if rows == 0:
+        return levels
+    out = np.zeros_like(levels)
+    # row 0 is the top of the image (the highest band)
+    if rows > 0:
+        out[..., :-rows, :] = levels[..., rows:, :]
+    else:
+        out[..., -rows:, :] = levels[..., :rows, :]
+    return out
+
+
 def augment_levels(levels: np.ndarray, aug: AudioAugment, top_db: float, rng: np.random.Generator) -> np.ndarray:
-    """Time shift, dB offset and time/frequency masks on (height = frequency, width = time) levels, or on
-    (planes, height, width) levels with every plane shifted and masked alike."""
+    """Time stretch and shift, band shift, dB offset and time/frequency masks on (height = frequency,
+    width = time) levels, or on (planes, height, width) levels with every plane changed alike."""
     out = np.array(levels, dtype=np.float32)
-    width = out.shape[-1]
+    height, width = out.shape[-2:]
+    if aug.time_stretch:
+        out = stretch_time(out, float(np.exp(rng.uniform(-1.0, 1.0) * np.log1p(aug.time_stretch))))
     if aug.time_shift:
         out = np.roll(out, int(rng.integers(-int(aug.time_shift * width), int(aug.time_shift * width) + 1)), axis=-1)
+    if aug.freq_shift:
+        out = shift_bands(out, int(rng.integers(-int(aug.freq_shift * height), int(aug.freq_shift * height) + 1)))
     if aug.gain_db:
         out = np.clip(out + rng.uniform(-aug.gain_db, aug.gain_db) / top_db, 0.0, 1.0)
     for axis, count, max_fraction in (

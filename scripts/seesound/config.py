@@ -13,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from .augment import IMAGE_AUGMENTATIONS
+
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
 
@@ -247,7 +249,7 @@ def _check_relations(config: dict) -> None:
     if problem:
         raise ConfigError(f"config key 'train.model': {config['train']['model']!r} {problem}")
     augment = config["train"]["augment"]
-    audio_augment = [k for k in ("time_shift", "time_masks", "freq_masks", "gain_db", "mixup") if augment[k]]
+    audio_augment = [k for k in IMAGE_AUGMENTATIONS if augment[k]]
     if audio_augment and spec["style"] not in ("direct", "resolutions"):
         raise ConfigError(
             f"config key 'train.augment.{audio_augment[0]}': audio augmentation works on the spectrogram's levels, "

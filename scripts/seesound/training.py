@@ -237,6 +237,8 @@ class TrainSettings:
     optimizer: str = "auto"
     lr0: float = 0.01
     lr_schedule: str = "linear"
+    weight_decay: float = 0.0005
+    dropout: float = 0.0
     augment: dict = field(default_factory=dict)
     spectrogram: dict = field(default_factory=dict)
     export: bool = False
@@ -256,6 +258,8 @@ class TrainSettings:
             "optimizer",
             "lr0",
             "lr_schedule",
+            "weight_decay",
+            "dropout",
             "augment",
             "export",
         )
@@ -357,6 +361,9 @@ def train_classifier(
                 workers=workers,
                 **optimizer_args,
                 cos_lr=t.lr_schedule == "cosine",  # both fall to lr0 * lrf (0.01) at the last epoch
+                # on weights only (not biases or BatchNorm); AdamW's is decoupled: each step takes lr * decay
+                weight_decay=t.weight_decay,
+                dropout=t.dropout,  # before the classifier's last layer
                 # Ultralytics warms biases up from lr 0.1, an SGD setting; `auto` zeroes it when it picks AdamW,
                 # and so do we for every adaptive optimizer (0.1 for ~10 epochs of warmup would swamp lr0 0.002)
                 warmup_bias_lr=0.1 if optimizer_args["optimizer"] in ("SGD", "MuSGD") else 0.0,
