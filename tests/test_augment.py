@@ -260,3 +260,49 @@ def test_resolutions_style_levels_go_straight_to_the_tensor_ultralytics_transfor
     through_pil = dataset.torch_transforms(Image.fromarray(recolour(levels, "jet")))
     assert direct.dtype == through_pil.dtype and torch.equal(direct, through_pil)
     assert tuple(dataset[0]["img"].shape) == (3, 32, 32)
+
+
+def test_ramp_style_augments_the_clip_and_never_the_frequency_ramp(tmp_path):
+    """Style `ramp`: the clip's plane is shifted, masked, offset and mixed; the loudest-half plane is made from
+    it again and the ramp (B) reaches the network unchanged, on the one-lookup path and through PIL alike."""
+    from PIL import Image
+
+    from seesound.augment import table_lookup
+    from seesound.render import read_levels
+    from seesound.spectrogram import ramp_planes
+
+    args = three_class_images(tmp_path)
+    for png in tmp_path.glob("*/*.png"):  # rewrite them as style `ramp` images
+        levels = read_levels(png, "jet")
+        Image.fromarray(np.moveaxis(ramp_planes(levels), 0, -1)).save(png)
+    aug = AudioAugment(time_shift=0.5, freq_shift=0.2, time_masks=2, freq_masks=2, gain_db=6.0, mixup=1.0)
+    dataset = audio_augmented_dataset(aug, "jet", TOP_DB, seed=0, style="ramp")(
+        root=str(tmp_path), args=args, augment=True, prefix="train"
+    )
+    assert dataset.levels(0).shape == (32, 32)  # the clip's own plane only
+    stored = np.moveaxis(np.asarray(Image.open(dataset.samples[0][0])), -1, 0)
+    ramp = torch_image(dataset.table, stored)[2]
+    for _ in range(5):
+        image = dataset[0]["img"].numpy()
+        assert np.array_equal(image[2], ramp)
+        assert not np.array_equal(image[0], torch_image(dataset.table, stored)[0])
+        red = np.rint(levels_of_channel(dataset.table, image[0]))  # the augmented clip ...
+        assert np.array_equal(
+            image[1], torch_image(dataset.table, ramp_planes(red.astype(np.uint8)))[1]
+        )  # ... and G from it
+    photo = audio_augmented_dataset(aug, "jet", TOP_DB, seed=0, style="ramp")(
+        root=str(tmp_path), args=copy_with(args, hsv_v=0.0, erasing=0.4), augment=True, prefix="train"
+    )
+    assert photo.table is None and tuple(photo[0]["img"].shape) == (3, 32, 32)
+    assert table_lookup(dataset.table, stored).shape == (3, 32, 32)
+
+
+def torch_image(table, planes):
+    from seesound.augment import table_lookup
+
+    return table_lookup(table, planes.astype(np.int64))
+
+
+def levels_of_channel(table, channel):
+    """The level (0..255) behind each value of one channel of a grey-table image."""
+    return np.interp(channel, table[0], np.arange(256))

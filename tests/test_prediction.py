@@ -358,7 +358,8 @@ def test_an_untrained_model_file_has_the_format_of_a_real_one(tmp_path):
     assert Classifier(tmp_path / "m.pt").probabilities([np.zeros((32, 32, 3), np.uint8)]).shape == (1, 2)
 
 
-def test_a_resolutions_style_model_sees_each_window_as_its_training_images(tmp_path):
+@pytest.mark.parametrize("style", ["resolutions", "ramp"])
+def test_a_three_plane_style_model_sees_each_window_as_its_training_images(tmp_path, style):
     """The model card's style reaches prediction: a window is the clip's three-plane image, as trained on."""
     import io
 
@@ -366,7 +367,7 @@ def test_a_resolutions_style_model_sees_each_window_as_its_training_images(tmp_p
 
     from seesound.render import render_clip_image
 
-    spec = SpectrogramSettings(style="resolutions", image_size=32, duration_s=1.0)
+    spec = SpectrogramSettings(style=style, image_size=32, duration_s=1.0)
     card = ModelCard(["a", "b"], spec.as_dict(), 1.0, 32, 2, "test")
     write_untrained_model(tmp_path / "m.pt", card)
     clip = write_wav_file(tmp_path / "clip.wav", tone(700, 1.0, RATE), RATE)
@@ -374,4 +375,4 @@ def test_a_resolutions_style_model_sees_each_window_as_its_training_images(tmp_p
     [(start, _, image)] = list(windows)
     trained_on = np.asarray(Image.open(io.BytesIO(render_clip_image(clip, spec))))
     assert start == 0 and image.shape == (32, 32, 3) and np.array_equal(image, trained_on)
-    assert not np.array_equal(image[..., 0], image[..., 2])  # three STFT sizes, not a grey image
+    assert not np.array_equal(image[..., 0], image[..., 2])  # three planes, not a grey image

@@ -165,3 +165,27 @@ def test_resolutions_style_gives_three_planes_aligned_in_time_and_read_back_exac
     assert Image.open(io.BytesIO(data)).mode == "RGB"
     assert np.array_equal(read_levels(io.BytesIO(data), "jet", "resolutions"), levels)
     assert np.array_equal(render_rgb(load_clip(path, settings), settings), np.moveaxis(levels, 0, -1))
+
+
+def test_ramp_style_gives_the_levels_their_loudest_half_and_each_rows_frequency(tmp_path):
+    """Style `ramp`: R the direct style's levels, G their top half stretched, B 255 on the top row (the highest
+    band) down to 0 on the bottom one, the same in every column; stored as RGB and read back exactly."""
+    from dataclasses import replace
+
+    from seesound.spectrogram import render_levels
+
+    path = write_wav_file(tmp_path / "tone.wav", tone(1000, 1.0, 16000), 16000)
+    settings = SpectrogramSettings(style="ramp", image_size=64)
+    samples = load_clip(path, settings)
+    planes = render_levels(samples, settings)
+    direct = render_levels(samples, replace(settings, style="direct"))
+    assert planes.shape == (3, 64, 64) and planes.dtype == np.uint8
+    assert np.array_equal(planes[0], direct)
+    assert np.array_equal(planes[1], np.clip(2 * direct.astype(int) - 255, 0, 255))
+    assert (planes[1] < planes[0]).any() and (planes[1][direct > 200] > 0).all()
+    assert planes[2][0, 0] == 255 and planes[2][-1, 0] == 0 and (np.diff(planes[2][:, 0].astype(int)) < 0).all()
+    assert (planes[2] == planes[2][:, :1]).all()
+    data = render_clip_image(path, settings)
+    assert Image.open(io.BytesIO(data)).mode == "RGB"
+    assert np.array_equal(read_levels(io.BytesIO(data), "jet", "ramp"), planes)
+    assert np.array_equal(render_rgb(samples, settings), np.moveaxis(planes, 0, -1))

@@ -6,7 +6,8 @@ back through the table (`levels_from_rgb`). Training
 recovers them, shifts and masks them in time and frequency, offsets them in dB, mixes two clips' powers,
 and colours the result again with the same table. Ultralytics' image transforms run after that as usual.
 Style `resolutions` images hold three planes of levels (one STFT size each) as R, G and B: every step
-applies to the three planes alike, and the planes are the colours.
+applies to the three planes alike, and the planes are the colours. Style `ramp` images are made from one
+plane of levels (`ramp_planes`): that plane is augmented, and the other two are made from it again.
 
 Everything here is off by default in the code (the config's defaults are the measured best) and is
 wired into Ultralytics through `audio_aware_trainer`, a ClassificationTrainer whose training dataset
@@ -20,7 +21,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .spectrogram import colormap_lut, levels_to_rgb
+from .spectrogram import PLANE_STYLES, colormap_lut, levels_to_rgb, ramp_planes
 
 
 @dataclass(frozen=True)
@@ -98,11 +99,11 @@ def recolour(levels: np.ndarray, colormap: str) -> np.ndarray:
 
 def tensor_table(colormap: str, mean, std, style: str = "direct") -> np.ndarray:
     """The colour table as the 3 x 256 float32 channel values Ultralytics' ToTensor + Normalize give each
-    entry's pixel (the same torch operations, so a pixel's value is bit-identical). For style `resolutions`
-    entry v of channel c is the value of level v in channel c (a grey table)."""
+    entry's pixel (the same torch operations, so a pixel's value is bit-identical). For PLANE_STYLES entry v
+    of channel c is the value of level v in channel c (a grey table)."""
     import torch
 
-    lut = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1) if style == "resolutions" else None
+    lut = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1) if style in PLANE_STYLES else None
     table = torch.from_numpy(colormap_lut(colormap) if lut is None else lut).float().div(255)
     table = table.sub(torch.tensor(mean, dtype=torch.float32)).div(torch.tensor(std, dtype=torch.float32))
     return np.ascontiguousarray(table.numpy().T)
@@ -233,6 +234,8 @@ def audio_augmented_dataset(aug: AudioAugment, colormap: str, top_db: float, see
             levels = self.cached_levels.get(i)
             if levels is None:
                 levels = read_levels(self.samples[i][0], colormap, style)  # exact from seesound's PNGs
+                if style == "ramp":  # the clip's own plane; the others are made from it after augmenting
+                    levels = np.ascontiguousarray(levels[0])
                 if self.cached_bytes + levels.nbytes <= LEVELS_CACHE_BYTES:
                     self.cached_levels[i] = levels
                     self.cached_bytes += levels.nbytes
@@ -251,6 +254,8 @@ def audio_augmented_dataset(aug: AudioAugment, colormap: str, top_db: float, see
                 levels = mix_levels(levels, augment_levels(self.levels(j), aug, top_db, rng), weight, top_db)
                 target *= weight
                 target[self.labels[j]] += 1.0 - weight
+            if style == "ramp":
+                levels = ramp_planes(level_indices(levels).astype(np.uint8)) * np.float32(1 / 255)
             if self.table is not None and levels.shape[-2:] == (self.imgsz, self.imgsz):
                 image = torch.from_numpy(table_lookup(self.table, level_indices(levels)))
             else:

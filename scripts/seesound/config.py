@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from .augment import IMAGE_AUGMENTATIONS
+from .spectrogram import PLANE_STYLES
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
@@ -250,10 +251,11 @@ def _check_relations(config: dict) -> None:
         raise ConfigError(f"config key 'train.model': {config['train']['model']!r} {problem}")
     augment = config["train"]["augment"]
     audio_augment = [k for k in IMAGE_AUGMENTATIONS if augment[k]]
-    if audio_augment and spec["style"] not in ("direct", "resolutions"):
+    if audio_augment and spec["style"] not in ("direct", *PLANE_STYLES):
         raise ConfigError(
             f"config key 'train.augment.{audio_augment[0]}': audio augmentation works on the spectrogram's levels, "
-            f"which only spectrogram.style 'direct' and 'resolutions' images keep; set it to 0 or change the style"
+            f"which only spectrogram.style 'direct', 'resolutions' and 'ramp' images keep; set it to 0 or change "
+            f"the style"
         )
     predict = config["predict"]
     if predict["hop_s"] is not None and predict["window_s"] is not None and predict["hop_s"] > predict["window_s"]:

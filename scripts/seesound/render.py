@@ -2,8 +2,8 @@
 
 Images are palette PNGs: each pixel stores its level (0..255) and the palette is the colormap's table, so
 every reader decodes the same RGB colours as a plain RGB PNG, the file is a third of the raw size (and
-faster to write and to read back), and the training augmentation recovers the exact levels. Style
-`resolutions` stores three planes of levels (one per STFT size) as a plain RGB PNG.
+faster to write and to read back), and the training augmentation recovers the exact levels. Styles
+`resolutions` and `ramp` store three planes of levels as a plain RGB PNG.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import numpy as np
 from .audio import BadAudioError, read_audio_at
 from .fileio import atomic_write_bytes
 from .spectrogram import (
+    PLANE_STYLES,
     SpectrogramSettings,
     colormap_lut,
     fit_duration,
@@ -91,14 +92,14 @@ def render_clip_image(audio_path, settings: SpectrogramSettings) -> bytes:
 
 def read_levels(image_path, colormap: str, style: str = "direct") -> np.ndarray:
     """The levels of a training image: exact from a palette PNG, recovered through the colormap otherwise;
-    for style `resolutions` the three planes (3 x H x W) that are its R, G and B channels."""
+    for PLANE_STYLES the three planes (3 x H x W) that are its R, G and B channels."""
     from PIL import Image
 
     with Image.open(image_path) as im:
-        if im.mode == "P" and style != "resolutions":
+        if im.mode == "P" and style not in PLANE_STYLES:
             return np.asarray(im)
         rgb = np.asarray(im.convert("RGB"))
-    if style == "resolutions":
+    if style in PLANE_STYLES:
         return np.ascontiguousarray(np.moveaxis(rgb, -1, 0))
     from .augment import levels_from_rgb
 

@@ -33,7 +33,8 @@ class SpectrogramSettings:
     format: str = "png"
     sample_rate: int = DEFAULT_SAMPLE_RATE  # the analysis rate: every clip and recording is resampled to it
     duration_s: float | None = None  # None keeps each file's length; a number pads/cuts to it
-    style: str = "direct"  # direct | resolutions (three STFT sizes as R, G, B) | tutorial (matplotlib figure)
+    style: str = "direct"  # direct | resolutions (three STFT sizes as R, G, B) | ramp (levels, their loudest half
+    # and a frequency ramp as R, G, B) | tutorial (matplotlib figure)
 
     @classmethod
     def from_config(cls, section: dict) -> SpectrogramSettings:
@@ -307,20 +308,38 @@ def resolution_db(samples: np.ndarray, settings: SpectrogramSettings) -> list[np
     ]
 
 
+# Styles whose images are three planes of levels stored as R, G and B (plain RGB PNGs, colormap unused)
+PLANE_STYLES = ("resolutions", "ramp")
+
+
+def ramp_planes(levels: np.ndarray) -> np.ndarray:
+    """Style `ramp`: a clip's levels (H x W uint8, image orientation) -> 3 x H x W uint8: the levels, their
+    loudest half (the top top_db / 2 stretched over the whole range: a second response to loudness, as a
+    colormap's channels are) and a ramp from 0 on the bottom row (the lowest band) to 255 on the top one.
+
+    A convolution sees the same pattern alike at every height and the classifier averages over the image, so
+    by itself the network hardly knows which frequency it hears; the ramp tells it."""
+    height, width = levels.shape
+    loud = np.clip(2 * levels.astype(np.int16) - 255, 0, 255).astype(np.uint8)
+    rows = np.rint(np.linspace(255.0, 0.0, height)).astype(np.uint8)
+    return np.stack([levels, loud, np.repeat(rows[:, None], width, axis=1)])
+
+
 def render_levels(samples: np.ndarray, settings: SpectrogramSettings) -> np.ndarray:
     """The training image of a clip as levels: image_size x image_size uint8 (colorize() gives its colours),
-    or 3 x image_size x image_size for `resolutions` (each STFT size normalised to its own peak)."""
+    or 3 x image_size x image_size for `resolutions` (each STFT size normalised to its own peak) and `ramp`."""
     samples = fit_duration(samples, settings.sample_rate, settings.duration_s)
     if settings.style == "resolutions":
         planes = [normalize_db(db, settings.top_db) for db in resolution_db(samples, settings)]
         return np.stack([to_levels(resize_square(unit, settings.image_size)) for unit in planes])
     unit = normalize_db(spectrogram_db(samples, settings), settings.top_db)
-    return to_levels(resize_square(unit, settings.image_size))
+    levels = to_levels(resize_square(unit, settings.image_size))
+    return ramp_planes(levels) if settings.style == "ramp" else levels
 
 
 def levels_to_rgb(levels: np.ndarray, colormap: str) -> np.ndarray:
     """Levels -> the image's RGB uint8: one plane (H x W) through the colormap's table, or three planes
-    (3 x H x W, style `resolutions`) as the R, G and B channels themselves."""
+    (3 x H x W, PLANE_STYLES) as the R, G and B channels themselves."""
     if levels.ndim == 3:
         return np.ascontiguousarray(np.moveaxis(levels, 0, -1))
     return colorize(levels, colormap)
