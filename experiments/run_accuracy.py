@@ -75,6 +75,12 @@ def comparable(config: dict, out_root: Path | None = None) -> dict:
     return out
 
 
+def effective_config(config: dict) -> dict:
+    """What a run really uses: the repository's config.yaml with the setting's config merged over it (a
+    record keeps it, so that a record made before a default changed is not taken for the new default's)."""
+    return merged(yaml.safe_load((REPO / "config.yaml").read_text()), config)
+
+
 def pretrained_checkpoint(pretrained: dict, out_root: Path, fold: int) -> Path:
     """The model a fine-tuning setting starts from on test fold `fold`: the final weights of the
     `pretrained` setting's model for the same test fold (run with the same --out), so that no clip of the
@@ -143,6 +149,7 @@ def record_folds(
         record = {
             "fold": fold,
             "config": comparable(config, out_root),
+            "effective_config": comparable(effective_config(config), out_root),
             "train_s": round(training_seconds(results_csv), 1),
             "train_cpu_s": round(float(pd.read_csv(bench, sep="\t")["cpu_time"].iloc[-1]), 1)
             if bench.is_file()
@@ -157,13 +164,23 @@ def record_folds(
 
 
 def read_records(name: str, config_for_fold, record_dir: Path, out_root: Path) -> list[dict]:
-    """The setting's recorded folds that were made with its current config (`config_for_fold(k)`), in
-    fold order."""
+    """The setting's recorded folds that were made with its current config (`config_for_fold(k)`) and, for
+    records that keep it (made since 2026-12-02), with today's config.yaml under it, in fold order."""
     records = []
     for path in sorted(record_dir.glob("fold*.json"), key=lambda p: int(p.stem.removeprefix("fold"))):
         record = json.loads(path.read_text())
-        if record["config"] != comparable(config_for_fold(record["fold"]), out_root):
+        config = config_for_fold(record["fold"])
+        if record["config"] != comparable(config, out_root):
             print(f"[accuracy] {name}: {path} was made with another config; left out of the table", file=sys.stderr)
+            continue
+        if "effective_config" in record and record["effective_config"] != comparable(
+            effective_config(config), out_root
+        ):
+            print(
+                f"[accuracy] {name}: {path} was made with other defaults (config.yaml has changed since); "
+                "left out of the table",
+                file=sys.stderr,
+            )
             continue
         records.append(record)
     return records

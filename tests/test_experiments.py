@@ -70,6 +70,17 @@ def test_the_accuracy_experiment_runs_cross_validation_per_setting_and_writes_th
     partial = subprocess.run([*cmd, "--table-only"], capture_output=True, text=True, env=no_slurm_env())
     assert partial.returncode == 0 and f"{stale} was made with another config" in partial.stderr, partial.stderr
     assert "| `grey` | greyscale | 2 | **" in (tmp_path / "out" / "table.md").read_text()
+    # so is one made when config.yaml had another default (the setting's own keys unchanged)
+    old_default = records / "tiny" / "fold2.json"
+    record = json.loads(old_default.read_text())
+    assert record["effective_config"]["train"]["optimizer"] == "auto"  # config.yaml's, under the setting's keys
+    record["effective_config"]["train"]["optimizer"] = "SGD"
+    old_default.write_text(json.dumps(record))
+    partial = subprocess.run([*cmd, "--table-only"], capture_output=True, text=True, env=no_slurm_env())
+    assert f"{old_default} was made with other defaults" in partial.stderr, partial.stderr
+    assert "| `tiny` | the base as it is | 1 | **" in (tmp_path / "out" / "table.md").read_text()
+    del record["effective_config"]  # a record from before records kept it is taken on its config alone
+    old_default.write_text(json.dumps(record))
     # a second run finds both settings done and only rewrites the table
     again = subprocess.run(cmd, capture_output=True, text=True, env=no_slurm_env(), timeout=300)
     assert (
