@@ -81,6 +81,8 @@ def test_time_stretch_plays_the_clip_slower_or_faster_at_the_same_width():
     faster = stretch_time(unit, 0.5)  # every second column, then again from the start
     assert np.array_equal(faster[:, :20], unit[:, 0::2]) and np.array_equal(faster[:, 20:], unit[:, 0::2])
     assert np.array_equal(stretch_time(unit, 1.0), unit)
+    for shift in (-7, 0, 13):  # the shift after the stretch is a roll
+        assert np.array_equal(stretch_time(unit, 2.0, shift), np.roll(slower, shift, axis=1))
     seen_steps = set()
     for s in range(20):  # factors within [1 / 1.5, 1.5]: a column shown at most twice, at most one skipped
         out = augment_levels(unit, AudioAugment(time_stretch=0.5), TOP_DB, np.random.default_rng(s))

@@ -140,13 +140,14 @@ def mix_levels(a: np.ndarray, b: np.ndarray, weight_a: float, top_db: float) -> 
     return np.clip(np.log10(power) / scale, 0.0, 1.0)
 
 
-def stretch_time(levels: np.ndarray, factor: float) -> np.ndarray:
-    """The clip played `factor` times slower (> 1) or faster (< 1), at the same width: column j shows the
-    clip's time j / factor, nearest column, wrapping round as the time shift does (a faster clip repeats
-    from its start, a slower one shows its first 1 / factor)."""
+def stretch_time(levels: np.ndarray, factor: float, shift: int = 0) -> np.ndarray:
+    """The clip played `factor` times slower (> 1) or faster (< 1), then rolled `shift` columns later, at the
+    same width: column j shows the clip's time ((j - shift) mod width) / factor, nearest column, wrapping
+    round (a faster clip repeats from its start, a slower one shows its first 1 / factor). One gather does
+    both: a stretch followed by np.roll would copy the image twice."""
     width = levels.shape[-1]
-    source = np.floor(np.arange(width) / factor).astype(np.int64) % width
-    return levels[..., source]
+    source = np.floor(((np.arange(width) - shift) % width) / factor).astype(np.int64) % width
+    return np.take(levels, source, axis=-1)
 
 
 def shift_bands(levels: np.ndarray, rows: int) -> np.ndarray:
@@ -168,10 +169,10 @@ def augment_levels(levels: np.ndarray, aug: AudioAugment, top_db: float, rng: np
     width = time) levels, or on (planes, height, width) levels with every plane changed alike."""
     out = np.array(levels, dtype=np.float32)
     height, width = out.shape[-2:]
-    if aug.time_stretch:
-        out = stretch_time(out, float(np.exp(rng.uniform(-1.0, 1.0) * np.log1p(aug.time_stretch))))
-    if aug.time_shift:
-        out = np.roll(out, int(rng.integers(-int(aug.time_shift * width), int(aug.time_shift * width) + 1)), axis=-1)
+    if aug.time_stretch or aug.time_shift:
+        factor = float(np.exp(rng.uniform(-1.0, 1.0) * np.log1p(aug.time_stretch))) if aug.time_stretch else 1.0
+        limit = int(aug.time_shift * width)
+        out = stretch_time(out, factor, int(rng.integers(-limit, limit + 1)) if aug.time_shift else 0)
     if aug.freq_shift:
         out = shift_bands(out, int(rng.integers(-int(aug.freq_shift * height), int(aug.freq_shift * height) + 1)))
     if aug.gain_db:
