@@ -5,6 +5,7 @@ import pytest
 
 from conftest import PRISTINE_ENV  # noqa: F401  (conftest puts scripts/ on the path)
 from seesound.augment import (
+    IMAGE_AUGMENTATIONS,
     AudioAugment,
     audio_augmented_dataset,
     augment_levels,
@@ -144,9 +145,12 @@ def test_audio_augmentation_is_refused_for_tutorial_style_images():
         validate_config({"spectrogram": {"style": "tutorial"}, "train": {"augment": {"time_shift": 0.2}}})
     with pytest.raises(ConfigError, match="train.augment.freq_shift"):
         validate_config(
-            {"spectrogram": {"style": "tutorial"}, "train": {"augment": {"time_shift": 0, "freq_shift": 0.1}}}
+            {
+                "spectrogram": {"style": "tutorial"},
+                "train": {"augment": {"time_shift": 0, "time_stretch": 0, "freq_shift": 0.1}},
+            }
         )
-    no_audio_augment = {"time_shift": 0, "time_masks": 0, "freq_masks": 0, "gain_db": 0, "mixup": 0}
+    no_audio_augment = dict.fromkeys(IMAGE_AUGMENTATIONS, 0)
     validate_config(
         {"spectrogram": {"style": "seed"}, "train": {"augment": no_audio_augment | {"label_smoothing": 0.1}}}
     )
