@@ -19,6 +19,7 @@ from conftest import (
     write_config,
     write_wav_file,
 )
+from seesound.augment import IMAGE_AUGMENTATIONS
 from seesound.audio import read_audio, resample
 from seesound.model import Classifier, ModelCard, read_card, write_untrained_model
 from seesound.prediction import (
@@ -91,14 +92,7 @@ def test_consecutive_windows_with_one_label_are_one_detection():
 
 # --- a small trained model (session-wide) ------------------------------------------------------------------
 SPEC = TINY_SPECTROGRAM | {"image_size": 48}
-NO_AUDIO_AUGMENT = {
-    "time_shift": 0.0,
-    "time_masks": 0,
-    "freq_masks": 0,
-    "gain_db": 0.0,
-    "mixup": 0.0,
-    "label_smoothing": 0.0,
-}
+NO_AUDIO_AUGMENT = dict.fromkeys(IMAGE_AUGMENTATIONS, 0) | {"label_smoothing": 0.0}
 
 
 @pytest.fixture(scope="session")
