@@ -19,8 +19,8 @@ from conftest import (
     write_config,
     write_wav_file,
 )
-from seesound.augment import IMAGE_AUGMENTATIONS
 from seesound.audio import read_audio, resample
+from seesound.augment import IMAGE_AUGMENTATIONS
 from seesound.model import Classifier, ModelCard, read_card, write_untrained_model
 from seesound.prediction import (
     NO_LABEL,
