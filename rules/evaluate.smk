@@ -58,6 +58,7 @@ rule evaluate:
         batch=TRAIN["batch"],
         device=TRAIN["device"],
         settings=RUN_SETTINGS,
+        time_rolls=PREDICT["time_rolls"],
     script:
         "../scripts/evaluate.py"
 

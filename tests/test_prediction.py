@@ -21,7 +21,7 @@ from conftest import (
 )
 from seesound.audio import read_audio, resample
 from seesound.augment import IMAGE_AUGMENTATIONS
-from seesound.model import Classifier, ModelCard, read_card, write_untrained_model
+from seesound.model import Classifier, ModelCard, read_card, usable_time_rolls, write_untrained_model
 from seesound.prediction import (
     NO_LABEL,
     PredictSettings,
@@ -128,6 +128,7 @@ def test_the_model_file_carries_everything_prediction_needs(tone_noise_model):
     assert card.classes == ["noise", "tone"] and card.window_s == 0.5
     assert card.imgsz == 64  # 48 px images, seen at 64 px: Ultralytics trains at a multiple of 32
     assert card.spectrogram["sample_rate"] == RATE and card.spectrogram["n_mels"] == 32
+    assert card.time_shift == 0.0  # trained without rolling its clips: never given rolled windows
     assert read_card(tone_noise_model / "results" / "model" / "weights" / "last.onnx") == card
     on_disk = json.loads((tone_noise_model / "results" / "model" / "model_card.json").read_text())
     assert ModelCard.from_dict(on_disk) == card
@@ -350,6 +351,26 @@ def test_an_untrained_model_file_has_the_format_of_a_real_one(tmp_path):
     card = ModelCard(["a", "b"], SpectrogramSettings(image_size=32).as_dict(), 1.0, 32, 2, "test")
     write_untrained_model(tmp_path / "m.pt", card)
     assert Classifier(tmp_path / "m.pt").probabilities([np.zeros((32, 32, 3), np.uint8)]).shape == (1, 2)
+
+
+@pytest.mark.parametrize(
+    "requested, time_shift, used",
+    [(4, 0.5, 4), (4, 0.49, 1), (3, 1 / 3, 3), (2, 0.5, 2), (8, 0.5, 8), (4, 0.0, 1), (1, 0.5, 1)],
+)
+def test_time_rolls_are_used_only_when_the_model_learnt_every_one_of_them(requested, time_shift, used):
+    assert usable_time_rolls(requested, time_shift) == used
+
+
+def test_time_rolls_average_the_window_rolled_round_in_time(tmp_path):
+    card = ModelCard(["a", "b", "c"], SpectrogramSettings(image_size=32).as_dict(), 1.0, 32, 2, "test", {}, 0.5)
+    write_untrained_model(tmp_path / "m.pt", card)
+    images = list(np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8))
+    plain = Classifier(tmp_path / "m.pt")
+    rolled = Classifier(tmp_path / "m.pt", time_rolls=4)
+    assert (plain.time_rolls, rolled.time_rolls) == (1, 4)
+    expected = np.mean([plain.probabilities([np.roll(im, 8 * k, axis=1) for im in images]) for k in range(4)], 0)
+    np.testing.assert_allclose(rolled.probabilities(images, batch=2), expected, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(expected, plain.probabilities(images), atol=1e-4)  # the rolls do change the answer
 
 
 @pytest.mark.parametrize("style", ["resolutions", "ramp"])

@@ -23,6 +23,7 @@ from conftest import (
     write_config,
     write_wav_file,
 )
+from seesound.model import read_card
 
 
 def test_demo_run_writes_every_output_with_real_content(demo_run):
@@ -42,6 +43,8 @@ def test_demo_run_writes_every_output_with_real_content(demo_run):
         assert np.array(m["confusion_matrix"]).sum() == m["clips"]
         assert set(m["per_class"]) == set(metrics["classes"])
     assert metrics["settings"]["spectrogram"]["n_fft"] == 256
+    # trained with the default time shift (half the width): evaluated, like prediction, at 4 time rolls
+    assert read_card(r / "model" / "weights" / "last.pt").time_shift == 0.5 and metrics["time_rolls"] == 4
     assert (r / "model" / "weights" / "best.pt").stat().st_size > 100_000
     for plot in ("confusion_matrix", "training_curves", "example_spectrograms"):
         assert Image.open(r / "plots" / f"{plot}.png").size[0] > 300

@@ -64,17 +64,20 @@ def evaluate_model(
     batch,
     device,
     settings: dict,
+    time_rolls: int = 1,
 ) -> dict:
-    """The evaluate rule: metrics.json, per-clip test predictions and the two evaluation plots."""
+    """The evaluate rule: metrics.json, per-clip test predictions and the two evaluation plots. Clips are
+    classified as prediction classifies windows (`predict.time_rolls`), so the metrics are what it gets."""
     from .plots import plot_confusion_matrix, plot_misclassified, plot_training_curves
 
-    classifier = Classifier(weights_pt, device)  # its model card gives the classes and the input size
+    # its model card gives the classes, the input size and the time shift it learnt (which rolls apply)
+    classifier = Classifier(weights_pt, device, time_rolls)
     names = classifier.classes
     listing = pd.read_csv(listing_csv, dtype={"clip_id": str, "label": str})
     train = settings.get("train", {})
     summary = training_summary(results_csv, train.get("epochs", 0), train.get("patience", 0))
     summary["device"] = classifier.card.trained.get("device")  # where it was trained (the card says)
-    report = {"classes": names, "settings": settings, "training": summary}
+    report = {"classes": names, "settings": settings, "training": summary, "time_rolls": classifier.time_rolls}
     per_clip = []
     for split in ("val", "test"):
         rows, probs, truth = evaluate_split(classifier, listing, split, batch)

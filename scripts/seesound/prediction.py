@@ -46,6 +46,7 @@ class PredictSettings:
     class_thresholds: dict = field(default_factory=dict)
     silence_dbfs: float = -90.0
     timelines: bool = True
+    time_rolls: int = 4  # each window classified at this many circular time rolls, averaged (model.Classifier)
 
     @classmethod
     def from_config(cls, section: dict) -> PredictSettings:
@@ -343,16 +344,16 @@ _classifiers: dict = {}
 _classifiers_lock = threading.Lock()
 
 
-def cached_classifier(model_path, device: str):
+def cached_classifier(model_path, device: str, time_rolls: int = 1):
     """One loaded model per process (the jobs run inside Snakemake's process): loaded once, not per file."""
     from .model import Classifier
 
     st = os.stat(model_path)
-    key = (os.path.realpath(model_path), st.st_mtime_ns, st.st_size, device)
+    key = (os.path.realpath(model_path), st.st_mtime_ns, st.st_size, device, time_rolls)
     with _classifiers_lock:
         if key not in _classifiers:
             _classifiers.clear()
-            _classifiers[key] = Classifier(model_path, device)
+            _classifiers[key] = Classifier(model_path, device, time_rolls)
         return _classifiers[key]
 
 
@@ -418,6 +419,7 @@ def write_recording_tables(
         "windows": len(windows),
         "window_s": window_s,
         "hop_s": hop_s,
+        "time_rolls": classifier.time_rolls,  # what was used: 1 when the model did not learn rolls
         "silent_windows": int((windows["level_dbfs"] <= settings.silence_dbfs).sum()),
         "unlabelled_windows": int((labels == NO_LABEL).sum()),
         "labels": label_summary(found),
@@ -477,7 +479,7 @@ def predict_recordings_job(
         use_cpu_threads(threads)
     log_path = failure_log
     spec = PredictSettings(**settings)
-    classifier = cached_classifier(model_path, device)
+    classifier = cached_classifier(model_path, device, spec.time_rolls)
     batcher = WindowBatcher(classifier, spec.batch)
     read = []  # (key, audio, id, outputs, window table, duration): read and rendered, waiting for probabilities
 

@@ -391,7 +391,9 @@ def train_classifier(
         _write_state(checkpoints_dir, fingerprint, finished=True)
         print(f"[seesound] training took {time.time() - start:.1f} s on device {device}", flush=True)
     classes = check_classes(work_last, listing_csv)
-    card = training_card(classes, spectrogram, summary_json, imgsz, model, epochs, resolve_device(device))
+    card = training_card(
+        classes, spectrogram, summary_json, imgsz, model, epochs, resolve_device(device), augment.get("time_shift", 0.0)
+    )
     from .fileio import atomic_write_text
     from .model import write_card_into_checkpoint
 
@@ -417,8 +419,18 @@ def effective_imgsz(imgsz: int, stride: int = 32) -> int:
     return max(-(-int(imgsz) // stride) * stride, stride)
 
 
-def training_card(classes, spectrogram: dict, summary_json, imgsz: int, model: str, epochs: int, device: str = ""):
-    """The model card: what prediction needs to render windows exactly like the training clips."""
+def training_card(
+    classes,
+    spectrogram: dict,
+    summary_json,
+    imgsz: int,
+    model: str,
+    epochs: int,
+    device: str = "",
+    time_shift: float = 0.0,
+):
+    """The model card: what prediction needs to render windows exactly like the training clips, and the time
+    shift it learnt (which test-time rolls it may be given)."""
     import json
     import time as clock
 
@@ -434,7 +446,7 @@ def training_card(classes, spectrogram: dict, summary_json, imgsz: int, model: s
         "device": device,
         "date": clock.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    return card_from_training(classes, spectrogram, window_s, imgsz, trained)
+    return card_from_training(classes, spectrogram, window_s, imgsz, trained, time_shift)
 
 
 def export_onnx(weights_pt, onnx_path, card, imgsz: int) -> None:
