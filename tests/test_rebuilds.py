@@ -93,6 +93,16 @@ def test_3_choosing_the_best_epoch_instead_of_the_last_reevaluates_without_retra
     assert json.loads((work / "results" / "metrics.json").read_text())["settings"]["train"]["checkpoint"] == "best"
 
 
+def test_3_changing_the_time_rolls_reevaluates_and_repredicts_without_retraining(work):
+    """Evaluation classifies its clips as prediction does: both follow predict.time_rolls, the model not."""
+    model_before = fingerprints(work / "results" / "model")
+    edit_config(work, "predict", time_rolls=2)
+    assert set(planned_jobs(work)) == {"evaluate", "run_info", "all"} | PREDICTION
+    run_snakemake(work, "--cores", "2")
+    assert fingerprints(work / "results" / "model") == model_before
+    assert json.loads((work / "results" / "metrics.json").read_text())["time_rolls"] == 2
+
+
 def test_4_one_added_wav_renders_one_image_and_rewrites_no_other(work):
     before = images(work)
     write_wav_file(work / "data" / "low" / "low_new.wav", tone(310, 0.5, 8000), 8000)
