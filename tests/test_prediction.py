@@ -362,15 +362,25 @@ def test_time_rolls_are_used_only_when_the_model_learnt_every_one_of_them(reques
 
 
 def test_time_rolls_average_the_window_rolled_round_in_time(tmp_path):
-    card = ModelCard(["a", "b", "c"], SpectrogramSettings(image_size=32).as_dict(), 1.0, 32, 2, "test", {}, 0.5)
+    card = ModelCard(["left", "right"], SpectrogramSettings(image_size=32).as_dict(), 1.0, 32, 2, "test", {}, 0.5)
     write_untrained_model(tmp_path / "m.pt", card)
-    images = list(np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8))
-    plain = Classifier(tmp_path / "m.pt")
-    rolled = Classifier(tmp_path / "m.pt", time_rolls=4)
+    plain, rolled = Classifier(tmp_path / "m.pt"), Classifier(tmp_path / "m.pt", time_rolls=4)
     assert (plain.time_rolls, rolled.time_rolls) == (1, 4)
-    expected = np.mean([plain.probabilities([np.roll(im, 8 * k, axis=1) for im in images]) for k in range(4)], 0)
-    np.testing.assert_allclose(rolled.probabilities(images, batch=2), expected, rtol=1e-5, atol=1e-6)
-    assert not np.allclose(expected, plain.probabilities(images), atol=1e-4)  # the rolls do change the answer
+
+    def where_the_sound_is(batch):  # a stand-in network: how much of the image's energy is in each half
+        halves = np.stack([batch[:, :, :16].sum(axis=(1, 2, 3)), batch[:, :, 16:].sum(axis=(1, 2, 3))], axis=1)
+        return halves / halves.sum(axis=1, keepdims=True)
+
+    plain._run = rolled._run = where_the_sound_is
+    early = np.zeros((32, 32, 3), np.uint8)
+    early[:, :8] = 255  # a sound in the first quarter of the window
+    np.testing.assert_allclose(plain.probabilities([early]), [[1.0, 0.0]])
+    # rolled by 0, 8, 16 and 24 columns it lies in the left, left, right and right half
+    np.testing.assert_allclose(rolled.probabilities([early, early[:, ::-1]], batch=1), [[0.5, 0.5], [0.5, 0.5]])
+    middle = np.zeros((32, 32, 3), np.uint8)
+    middle[:, 12:16] = 255
+    np.testing.assert_allclose(rolled.probabilities([middle]), [[0.5, 0.5]])
+    np.testing.assert_allclose(plain.probabilities([middle]), [[1.0, 0.0]])
 
 
 @pytest.mark.parametrize("style", ["resolutions", "ramp"])
