@@ -161,7 +161,13 @@ def test_7_a_run_killed_while_rendering_resumes_and_matches_an_uninterrupted_run
     while time.time() < deadline and len(list(out.rglob("*.png"))) < 30:
         time.sleep(0.05)
     os.killpg(proc.pid, sig)
-    proc.wait(timeout=60)
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        # Snakemake let one Ctrl-C pass unheeded once in four suite runs here (2026-12-03) and rendered on to
+        # the end; a person presses it again, and so does the test (a kill -9 cannot be missed)
+        os.killpg(proc.pid, sig)
+        proc.wait(timeout=60)
     written = len(list(out.rglob("*.png")))
     assert 30 <= written < 300, "the run should have been stopped in the middle of the stage"
     if sig == signal.SIGKILL:  # a killed Snakemake leaves its lock behind (documented in README)
