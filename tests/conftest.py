@@ -102,6 +102,24 @@ def snakemake_cmd():
     return [sys.executable, "-m", "snakemake"]
 
 
+def start_interruptible(cmd, **kwargs) -> subprocess.Popen:
+    """Start `cmd` in its own process group, with Ctrl-C (SIGINT) acted on as at a terminal.
+
+    A shell without job control starts background commands (`pytest ... &`, nohup in a script) with SIGINT
+    ignored, and every child inherits that (POSIX): Snakemake then renders and trains on through a Ctrl-C.
+    That made the Ctrl-C tests fail only when the suite ran in the background (2026-12-03).
+    """
+    import signal
+
+    return subprocess.Popen(
+        cmd,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        env=no_slurm_env(),
+        **kwargs,
+    )
+
+
 def no_slurm_env() -> dict:
     """The environment with an `scontrol` that fails at once.
 

@@ -29,6 +29,7 @@ from conftest import (
     planned_jobs,
     run_snakemake,
     snakemake_cmd,
+    start_interruptible,
     tone,
     tree_state,
     write_config,
@@ -341,7 +342,7 @@ def interrupt_training(work, sig, *args, after_epochs=3):
         "2",
         *args,
     ]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=no_slurm_env())
+    proc = start_interruptible(cmd, stdout=log, stderr=subprocess.STDOUT)
     progress = work / "results" / "model" / "checkpoints" / "results.csv"
     deadline = time.time() + 180
     while time.time() < deadline and proc.poll() is None:
