@@ -6,7 +6,14 @@ import pandas as pd
 import pytest
 
 from conftest import TINY_TRAIN, edit_config, run_snakemake
-from seesound.training import completed_epochs, install_model, training_fingerprint, trim_results_csv
+from seesound.training import (
+    completed_epochs,
+    ema_decay,
+    ema_over_steps,
+    install_model,
+    training_fingerprint,
+    trim_results_csv,
+)
 
 
 def test_the_fingerprint_changes_with_any_setting_and_with_the_split(tmp_path):
@@ -100,8 +107,11 @@ def test_the_schedule_nominal_batch_weight_decay_and_dropout_reach_ultralytics(w
     runs = {"linear": (64, 0.0005, 0.0), "cosine": (8, 0.05, 0.25)}
     for schedule, (nominal_batch, weight_decay, dropout) in runs.items():
         train = TINY_TRAIN | {"epochs": epochs, "patience": 0, "lr_schedule": schedule, "nominal_batch": nominal_batch}
-        edit_config(work, "train", **train, weight_decay=weight_decay, dropout=dropout)
+        ema_steps = 4 if schedule == "cosine" else None
+        edit_config(work, "train", **train, weight_decay=weight_decay, dropout=dropout, ema_steps=ema_steps)
         run_snakemake(work, "--cores", "2", "model")
+        log = (work / "results" / "logs" / "train.log").read_text()
+        assert ("average about the last 4 steps" in log) == (ema_steps == 4), log[-2000:]
         table = pd.read_csv(work / "results" / "model" / "results.csv").rename(columns=str.strip)
         rates[schedule] = table["lr/pg1"].to_numpy()
         checkpoint = torch.load(
@@ -115,3 +125,28 @@ def test_the_schedule_nominal_batch_weight_decay_and_dropout_reach_ultralytics(w
         linear = (1 - epoch / epochs) * (1 - lrf) + lrf
         cosine = (1 - math.cos(epoch * math.pi / epochs)) / 2 * (lrf - 1) + 1
         assert rates["cosine"][epoch] / rates["linear"][epoch] == pytest.approx(cosine / linear, rel=1e-3)
+
+
+def test_ema_steps_make_the_saved_weights_an_average_of_the_last_steps():
+    """Ultralytics' ModelEMA with our decay: after many updates towards 1.0 from 0.0 the average sits where an
+    exponential average over `steps` steps would, not at the last step's value (Ultralytics' own ramp, 2000
+    steps to reach 0.9999, leaves a 1 500-step training barely averaged)."""
+    from types import SimpleNamespace
+
+    import torch
+    from ultralytics.utils.torch_utils import ModelEMA
+
+    assert ema_decay(200)(10**6) == pytest.approx(0.995)
+    assert ema_decay(200)(0) == 0.0
+    model = torch.nn.Linear(1, 1, bias=False)
+    trainer = SimpleNamespace(ema=ModelEMA(model))
+    ema_over_steps(10)(trainer)
+    with torch.no_grad():
+        model.weight.fill_(0.0)
+        for _ in range(200):
+            trainer.ema.update(model)
+        model.weight.fill_(1.0)
+        for _ in range(10):
+            trainer.ema.update(model)
+    # ten steps at 1.0 after a settled average of 0.0: 1 - 0.9 ** 10 of the way there
+    assert trainer.ema.ema.weight.item() == pytest.approx(1 - 0.9**10, rel=1e-3)
