@@ -7,12 +7,14 @@ Measures, in one run on one machine (see README "Performance"):
   (c) the workflow's `spectrograms` target, `snakemake --cores 2`, cold start (DAG build included);
   (d) the same with spectrogram.clips_per_job > 1;
   (e) the DAG build alone (`snakemake -n spectrograms`) for several collection sizes;
-  (f) Snakemake's own floor: as many empty `run:` jobs as clips, with the workflow profile's flags;
+  (f) Snakemake's own floor: as many empty `run:` jobs as clips, with the workflow profile's flags, with
+      and without seesound.scheduler_fix (which the workflow applies), each with the most threads Snakemake's
+      process had at once (sampled by the jobs);
   (g) (c) with Snakemake's own logger instead of seesound's: what the one-line-per-job console costs
       (g, c, g after the first (c); the ratio is the middle (c) over the mean of the two (g); each counts the
       lines it printed);
   (p) the render's stages (audio read, resample, STFT, filterbank and dB, resize, levels, PNG encode) in ms.
-Prints the table with the ratios (c)/(b), (a)/(c), (d)/(b), (c)/(f), (c)/(g) and per-clip costs, and writes it to a CSV.
+Prints the table with the ratios (c)/(b), (a)/(c), (d)/(b), (c)/(f), (c)/(g), (f unfixed)/(f) and per-clip costs, and writes it to a CSV.
 
     python bench/bench_spectrograms.py                      # 2000 synthetic 5 s clips at 16 kHz
     python bench/bench_spectrograms.py --rate 44100
@@ -88,14 +90,21 @@ for wav in sorted(root.rglob("*.wav")):
 """
 
 EMPTY_JOBS_SNAKEFILE = """
+import threading
+{fix}
 N = {n}
+PEAK_THREADS = [0]
+onsuccess:
+    open("peak_threads.txt", "w").write(str(PEAK_THREADS[0]))
 rule all:
     input: [f"out/{{i}}.txt" for i in range(N)]
 rule empty:
     output: "out/{{i}}.txt"
     run:
+        PEAK_THREADS[0] = max(PEAK_THREADS[0], threading.active_count())
         open(output[0], "w").close()
 """
+SCHEDULER_FIX = "from seesound.scheduler_fix import one_pending_reevaluation; one_pending_reevaluation()"
 
 
 def render_stages(wavs, settings: SpectrogramSettings) -> dict:
@@ -130,10 +139,13 @@ def render_stages(wavs, settings: SpectrogramSettings) -> dict:
     return {k: 1000 * v / len(wavs) for k, v in totals.items()}
 
 
-def empty_jobs(work: Path, n: int, cores: int) -> float:
-    """(f) n empty `run:` jobs with the flags of the workflow's profile: Snakemake's own cost per job."""
-    work.mkdir(parents=True, exist_ok=True)
-    (work / "Snakefile").write_text(EMPTY_JOBS_SNAKEFILE.format(n=n))
+def empty_jobs(work: Path, n: int, cores: int, fixed: bool) -> tuple[float, int]:
+    """(f) n empty `run:` jobs with the flags of the workflow's profile: Snakemake's own cost per job, and the
+    most threads its process had at once."""
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    (work / "Snakefile").write_text(EMPTY_JOBS_SNAKEFILE.format(n=n, fix=SCHEDULER_FIX if fixed else ""))
     wall, _ = timed(
         [
             sys.executable,
@@ -149,7 +161,7 @@ def empty_jobs(work: Path, n: int, cores: int) -> float:
             str(REPO / "profiles" / "default"),
         ]
     )
-    return wall
+    return wall, int((work / "peak_threads.txt").read_text())
 
 
 def environment() -> dict:
@@ -236,7 +248,7 @@ def main():
         make_folder_dataset(data, args.n, args.rate, args.seconds, source=args.folder)
         wavs = sorted(data.rglob("*.wav"))
         os.sync()  # the fresh files' write-back would otherwise slow whichever measurement comes first
-        a = b = c = d = f = g = c_alternated = None
+        a = b = c = d = f = f_unfixed = g = c_alternated = None
         if "a" in args.parts:
             sample = wavs[: args.tutorial_sample]
             (tmp / "tutorial").mkdir()
@@ -295,8 +307,11 @@ def main():
                 f"per-clip cost of (c) at {args.scaling_n} vs {len(wavs)} clips: {(c2 / args.scaling_n) / (c / len(wavs)):.2f}x"
             )
         if "f" in args.parts:
-            f = empty_jobs(tmp / "work_f", len(wavs), args.cores)
-            record(f"(f) {len(wavs)} empty run: jobs, --cores {args.cores} (Snakemake's floor)", f, len(wavs))
+            f_unfixed, threads_unfixed = empty_jobs(tmp / "work_f", len(wavs), args.cores, fixed=False)
+            f, threads = empty_jobs(tmp / "work_f", len(wavs), args.cores, fixed=True)
+            n = len(wavs)
+            record(f"(f) {n} empty run: jobs, --cores {args.cores} (Snakemake's floor)", f, n, f"{threads} threads")
+            record("(f) the same without scheduler_fix", f_unfixed, n, f"{threads_unfixed} threads")
         if "p" in args.parts:
             render_stages(wavs[:300], SpectrogramSettings())  # a first pass warms the page cache and the allocator
             stages = render_stages(wavs[:300], SpectrogramSettings())
@@ -317,7 +332,14 @@ def main():
                 )
                 shutil.rmtree(stub)
 
-    ratios = {"(c)/(b)": (c, b), "(a)/(c)": (a, c), "(d)/(b)": (d, b), "(c)/(f)": (c, f), "(c)/(g)": (c_alternated, g)}
+    ratios = {
+        "(c)/(b)": (c, b),
+        "(a)/(c)": (a, c),
+        "(d)/(b)": (d, b),
+        "(c)/(f)": (c, f),
+        "(c)/(g)": (c_alternated, g),
+        "(f unfixed)/(f)": (f_unfixed, f),
+    }
     ratios = {k: x / y for k, (x, y) in ratios.items() if x and y}
     print("\n" + "   ".join(f"{k} = {v:.2f}" for k, v in ratios.items()))
     rows += [{"measurement": f"ratio {k}", "seconds": round(v, 3)} for k, v in ratios.items()]

@@ -34,6 +34,9 @@ from seesound.render import RENDERER_VERSION
 from seesound.spectrogram import SpectrogramSettings
 from seesound.split import SplitSettings
 from seesound.training import TrainSettings
+from seesound.scheduler_fix import one_pending_reevaluation
+
+one_pending_reevaluation()  # Snakemake's scheduler otherwise wakes ~once a second per finished job (module doc)
 
 
 def stop(message):
