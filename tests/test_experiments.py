@@ -141,3 +141,21 @@ def test_the_accuracy_experiment_runs_cross_validation_per_setting_and_writes_th
     summary.unlink()
     locked = subprocess.run(cmd, capture_output=True, text=True, env=no_slurm_env(), timeout=300)
     assert locked.returncode != 0 and "--unlock" in locked.stderr and "grey" in locked.stderr, locked.stderr[-2000:]
+
+
+def test_every_committed_record_still_counts_in_its_table():
+    """A new config key changes every record's effective config: the records made before it must be amended
+    (or the key's default must change nothing), or README's tables silently lose their rows."""
+    for settings_file in sorted((REPO / "experiments").glob("*.yaml")):
+        spec = yaml.safe_load(settings_file.read_text())
+        if "settings" not in spec or not (REPO / "experiments" / "records" / settings_file.stem).is_dir():
+            continue
+        out = subprocess.run(
+            [sys.executable, str(REPO / "experiments" / "run_accuracy.py"), "--settings-file", str(settings_file)]
+            + ["--table-only"],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=no_slurm_env(),
+        )
+        assert "left out of the table" not in out.stderr, out.stderr
