@@ -34,9 +34,13 @@ from seesound.render import RENDERER_VERSION
 from seesound.spectrogram import SpectrogramSettings
 from seesound.split import SplitSettings
 from seesound.training import TrainSettings
-from seesound.scheduler_fix import one_pending_reevaluation
+from seesound.scheduler_fix import (
+    graceful_exit_outside_the_signal_handler,
+    one_pending_reevaluation,
+)
 
 one_pending_reevaluation()  # Snakemake's scheduler otherwise wakes ~once a second per finished job (module doc)
+graceful_exit_outside_the_signal_handler()  # Snakemake's SIGTERM handler otherwise can deadlock (module doc)
 
 
 def stop(message):
