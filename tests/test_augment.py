@@ -12,6 +12,7 @@ from seesound.augment import (
     level_indices,
     levels_from_rgb,
     mix_levels,
+    random_filter,
     recolour,
     shift_bands,
     stretch_time,
@@ -312,3 +313,24 @@ def torch_image(table, planes):
 def levels_of_channel(table, channel):
     """The level (0..255) behind each value of one channel of a grey-table image."""
     return np.interp(channel, table[0], np.arange(256))
+
+
+def test_the_random_filter_is_a_piecewise_linear_response_within_filter_db():
+    for s in range(20):
+        gains = random_filter(224, 6.0, np.random.default_rng(s))
+        assert gains.shape == (224,) and np.abs(gains).max() <= 6.0
+        # straight lines between 3 to 6 points: the second difference is zero except at 1 to 4 bends
+        bends = np.count_nonzero(np.abs(np.diff(gains, 2)) > 1e-3)
+        assert bends <= 8, bends  # a bend between two rows shows in the two second differences around it
+    assert np.ptp(random_filter(224, 6.0, np.random.default_rng(0))) > 0  # not a uniform gain
+
+
+def test_the_filter_changes_bands_differently_and_keeps_the_floor_silent():
+    unit = np.full((64, 32), 0.5, np.float32)
+    unit[:, :4] = 0.0  # silence
+    out = augment_levels(unit, AudioAugment(filter_db=6.0), TOP_DB, np.random.default_rng(3))
+    assert np.all(out[:, :4] == 0.0)
+    per_row_db = (out[:, 4:] - 0.5).mean(axis=1) * TOP_DB
+    assert np.abs(per_row_db).max() <= 6.0 + 1e-4 and np.ptp(per_row_db) > 0.5
+    assert np.allclose(out[:, 4:], out[:, 4:5])  # one response for the whole clip: the same in every column
+    assert AudioAugment(filter_db=6.0).changes_images

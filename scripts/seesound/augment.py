@@ -34,6 +34,7 @@ class AudioAugment:
     freq_masks: int = 0  # SpecAugment: this many frequency stripes set to the floor
     freq_mask_width: float = 0.1  # ... each up to this fraction of the height
     gain_db: float = 0.0  # add a uniform random offset in [-gain_db, +gain_db] dB to every level
+    filter_db: float = 0.0  # a random frequency response: a gain in [-filter_db, +filter_db] dB per band
     mixup: float = 0.0  # probability of mixing a clip with one of another class (powers added)
     mixup_alpha: float = 0.4  # the mixing weight is Beta(alpha, alpha), labels weighted the same
     label_smoothing: float = 0.0  # cross-entropy label smoothing
@@ -52,7 +53,16 @@ class AudioAugment:
 
 
 # the keys that change a training image's levels (the rest change the loss): they need levels to work on
-IMAGE_AUGMENTATIONS = ("time_shift", "time_stretch", "freq_shift", "time_masks", "freq_masks", "gain_db", "mixup")
+IMAGE_AUGMENTATIONS = (
+    "time_shift",
+    "time_stretch",
+    "freq_shift",
+    "time_masks",
+    "freq_masks",
+    "gain_db",
+    "filter_db",
+    "mixup",
+)
 
 # per dataloader process: 256 MiB holds the levels of ~5000 images of 224 x 224
 LEVELS_CACHE_BYTES = 256 * 2**20
@@ -164,8 +174,18 @@ def shift_bands(levels: np.ndarray, rows: int) -> np.ndarray:
     return out
 
 
+def random_filter(height: int, max_db: float, rng: np.random.Generator) -> np.ndarray:
+    """A random frequency response in dB for `height` rows: gains drawn in [-max_db, +max_db] at 3 to 6
+    points spread over the rows (the first and last rows among them), joined by straight lines. FilterAugment
+    (Nam et al., 2022, "linear type"): the same source heard through another microphone, room or distance
+    weighs its bands differently, which a uniform gain does not imitate."""
+    points = int(rng.integers(3, 7))
+    at = np.concatenate([[0.0], np.sort(rng.uniform(0.0, 1.0, points - 2)), [1.0]]) * (height - 1)
+    return np.interp(np.arange(height), at, rng.uniform(-max_db, max_db, points)).astype(np.float32)
+
+
 def augment_levels(levels: np.ndarray, aug: AudioAugment, top_db: float, rng: np.random.Generator) -> np.ndarray:
-    """Time stretch and shift, band shift, dB offset and time/frequency masks on (height = frequency,
+    """Time stretch and shift, band shift, dB offset, random filter and time/frequency masks on (height = frequency,
     width = time) levels, or on (planes, height, width) levels with every plane changed alike."""
     out = np.array(levels, dtype=np.float32)
     height, width = out.shape[-2:]
@@ -177,6 +197,10 @@ def augment_levels(levels: np.ndarray, aug: AudioAugment, top_db: float, rng: np
         out = shift_bands(out, int(rng.integers(-int(aug.freq_shift * height), int(aug.freq_shift * height) + 1)))
     if aug.gain_db:
         out = np.clip(out + rng.uniform(-aug.gain_db, aug.gain_db) / top_db, 0.0, 1.0)
+    if aug.filter_db:
+        # the floor (0) stays silence: below it the clip's levels are unknown, so nothing there is raised
+        gains = random_filter(height, aug.filter_db, rng)[:, None] / np.float32(top_db)
+        out = np.where(out > 0.0, np.clip(out + gains, 0.0, 1.0), out)
     for axis, count, max_fraction in (
         (-1, aug.time_masks, aug.time_mask_width),
         (-2, aug.freq_masks, aug.freq_mask_width),
