@@ -23,6 +23,7 @@ from seesound.config import ConfigError, config_notes, validate_config
 from seesound import dataset as seesound_dataset
 from seesound import demo as seesound_demo
 from seesound import layout, names, safety
+from seesound.fileio import file_state
 from seesound import report as seesound_report
 from seesound.prediction import (
     PredictSettings,
@@ -84,6 +85,12 @@ TRAINING = TrainSettings.from_config(TRAIN, SPECTROGRAM, IMGSZ)
 STARTING_WEIGHTS = (
     {"starting_weights": str(Path(TRAIN["model"]).expanduser())}
     if TRAIN["model"].endswith(".pt") and Path(TRAIN["model"]).expanduser().is_file()
+    else {}
+)
+# ... and its state a param (seesound.fileio.file_state): a replacement that kept an older time retrains
+STARTING_WEIGHTS_STATE = (
+    {"starting_weights_state": [file_state(p) for p in STARTING_WEIGHTS.values()]}
+    if STARTING_WEIGHTS
     else {}
 )
 PREDICT_INPUTS = CFG["predict"]["inputs"]
@@ -213,6 +220,13 @@ def usable_clips():
     return _lookup["usable"]
 
 
+def file_states(paths):
+    """A params value: (size, mtime in ns) of each file of the user's that a job reads (seesound.fileio.file_state:
+    a replacement that kept an older time reruns the job, where Snakemake's mtime trigger would not).
+    """
+    return [file_state(p) for p in paths]
+
+
 def clip_audio(wildcards):
     try:
         return usable_clips()[wildcards.clip_id][0]
@@ -300,6 +314,8 @@ PREDICTIONS = f"{RESULTS}/predictions"
 PREDICTION_INPUTS_CSV = (
     f"{RESULTS}/prediction_inputs.csv"  # what the last prediction run classified
 )
+# a model file of the user's (predict.model): its state is a param of the prediction jobs (file_states)
+USER_PREDICT_MODEL = [CFG["predict"]["model"]] if CFG["predict"]["model"] else []
 # predict.model, else the workflow's own model (its ONNX export with predict.engine: onnx)
 PREDICT_MODEL = (
     CFG["predict"]["model"]

@@ -31,6 +31,9 @@ rule predict_recording:
         device=TRAIN["device"],
         on_bad_audio=DATASET["on_bad_audio"],
         failure_log=lambda wildcards: f"{LOGS}/predict/{wildcards.recording}.log",
+        files_state=lambda wildcards: file_states(
+            [RECORDINGS[wildcards.recording], *USER_PREDICT_MODEL]
+        ),
     run:
         from seesound.prediction import predict_recordings_job
 
@@ -39,7 +42,10 @@ rule predict_recording:
             [input.audio],
             [wildcards.recording],
             [dict(output.items())],
-            **dict(params.items()),
+            params.settings,
+            params.device,
+            params.on_bad_audio,
+            params.failure_log,
             threads=threads,
         )
 
@@ -62,6 +68,12 @@ rule predict_batch:
         device=TRAIN["device"],
         on_bad_audio=DATASET["on_bad_audio"],
         recordings=batch_recordings,
+        files_state=lambda wildcards: file_states(
+            [
+                *(RECORDINGS[r] for r in batch_recordings(wildcards)),
+                *USER_PREDICT_MODEL,
+            ]
+        ),
     run:
         from seesound.prediction import predict_batch_job
 
@@ -69,7 +81,10 @@ rule predict_batch:
             output[0],
             input.model,
             input.audio,
-            **dict(params.items()),
+            params.recordings,
+            params.settings,
+            params.device,
+            params.on_bad_audio,
             log_path=log[0],
             threads=threads,
         )

@@ -138,6 +138,52 @@ def test_6_a_changed_wav_rerenders_only_its_image(work):
     assert changed == {"high/high_2.png"}
 
 
+OLD_TIME = (946684800, 946684800)  # 2000-01-01: a copy that kept its time (cp -p, rsync -a, an archive)
+
+
+def test_6_a_wav_replaced_by_a_copy_that_kept_an_older_time_rerenders_its_image(work):
+    """Snakemake's mtime trigger only asks whether an input is newer than the output: the image of the old
+    recording stayed, and the training ran again on it. The file's (size, mtime) is a param of its job."""
+    before = images(work)
+    target = work / "data" / "high" / "high_2.wav"
+    write_wav_file(target, tone(1234, 0.5, 8000), 8000)
+    os.utime(target, OLD_TIME)
+    jobs = planned_jobs(work)
+    assert jobs["spectrogram"] == 1 and set(jobs) >= DOWNSTREAM_OF_MODEL
+    run_snakemake(work, "--cores", "2", "spectrograms")
+    after = images(work)
+    assert {k for k in before if after[k] != before[k]} == {"high/high_2.png"}
+
+
+def test_6_a_recording_to_classify_replaced_by_an_older_copy_is_classified_again(work):
+    target = work / "new" / "query.wav"
+    write_wav_file(target, tone(1500, 1.5, 8000), 8000)
+    os.utime(target, OLD_TIME)
+    assert planned_jobs(work) == {"predict_recording": 1, "gather_predictions": 1, "run_info": 1, "all": 1}
+
+
+def test_6_a_starting_checkpoint_replaced_by_an_older_copy_retrains(work):
+    start = work / "start.pt"
+    shutil.copy(work / "results" / "model" / "weights" / "last.pt", start)
+    edit_config(work, "train", model=str(start))
+    run_snakemake(work, "--cores", "2", "model")
+    assert "train" not in planned_jobs(work)
+    shutil.copy(work / "results" / "model" / "weights" / "best.pt", start)  # another file ...
+    start.write_bytes(start.read_bytes() + b"\0")  # ... whatever best.pt holds
+    os.utime(start, OLD_TIME)
+    assert "train" in planned_jobs(work)
+
+
+def test_6_a_wav_touched_with_its_bytes_unchanged_counts_as_changed(work):
+    """Documented in README (a copy that does not keep times renders and trains again): Snakemake and the
+    dataset fingerprint go by modification times, not by content."""
+    target = work / "data" / "high" / "high_2.wav"
+    time.sleep(0.01)
+    os.utime(target)  # now, as `touch` does: newer than its image
+    jobs = planned_jobs(work)
+    assert jobs["spectrogram"] == 1 and set(jobs) >= DOWNSTREAM_OF_MODEL | {"manifest", "split"}
+
+
 # SIGINT to the group: Ctrl-C at a terminal; SIGTERM to Snakemake alone: README's way to stop a background run
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["ctrl-c", "term", "kill-9"])
 def test_7_a_run_killed_while_rendering_resumes_and_matches_an_uninterrupted_run(tmp_path, sig):

@@ -20,6 +20,7 @@ import pandas as pd
 
 from .audio import AUDIO_EXTENSIONS, is_audio_file
 from .demo import DEMO_CLASSES
+from .fileio import file_state
 from .names import clip_id_for, label_problem
 
 COLUMNS = ["clip_id", "label", "fold", "group", "audio", "problem"]
@@ -325,14 +326,7 @@ def check_problems(table: pd.DataFrame, on_bad_audio: str) -> None:
 
 def audio_fingerprint(table: pd.DataFrame) -> list:
     """(size, mtime) of every audio file that exists: an edited or replaced recording changes it."""
-    out = []
-    for path in table["audio"]:
-        try:
-            st = os.stat(path)
-            out.append((st.st_size, st.st_mtime_ns))
-        except (OSError, ValueError):
-            out.append(None)
-    return out
+    return [file_state(path) for path in table["audio"]]
 
 
 def manifest_text(table: pd.DataFrame) -> str:

@@ -28,6 +28,19 @@ def current_umask() -> int:
 FILE_MODE = 0o666 & ~current_umask()
 
 
+def file_state(path) -> tuple[int, int] | None:
+    """(size, modification time in ns) of a file, None when there is none to stat.
+
+    A job's params carry this for each file of the user's it reads: a file replaced by another that kept
+    an older time (`cp -p`, `rsync -a`, an unpacked archive) changes it, where Snakemake's mtime trigger,
+    which only asks whether an input is newer than the output, would keep the old result."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError, TypeError):
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
 def atomic_write_bytes(path, data: bytes) -> None:
     """Write bytes to a temporary file beside `path`, then rename it over `path`."""
     path = Path(path)

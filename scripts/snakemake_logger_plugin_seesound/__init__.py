@@ -29,7 +29,8 @@ TRAINING_RULES = ("train", "cv_train")
 QUIET_MESSAGES = re.compile(
     r"^(Select jobs to execute|Execute \d+ jobs|Using shell:|Provided cores:|Rules claiming more threads|"
     r"Conda environments: ignored|Assuming unrestricted shared filesystem|Complete log\(s\)|Using workflow specific "
-    r"profile|Config file .* is extended|Building DAG of jobs|Singularity containers: ignored)"
+    r"profile|Config file .* is extended|Building DAG of jobs|Singularity containers: ignored|"
+    r"Job rate limit reached)"  # Snakemake's 100 jobs/s: once a pass when short jobs outrun it (77 of 110 lines)
 )
 EPOCH_LINE = re.compile(r"\[seesound\] (epoch \d+/\d+.*)$")
 
