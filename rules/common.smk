@@ -80,6 +80,26 @@ CHECKPOINT = TRAIN["checkpoint"]
 IMGSZ = TRAIN["imgsz"] or CFG["spectrogram"]["image_size"]
 # every setting that changes a trained model (the train and cv_train rules take it whole)
 TRAINING = TrainSettings.from_config(TRAIN, SPECTROGRAM, IMGSZ)
+_file_states = {}
+
+
+def file_states(paths):
+    """A params value: (size, mtime in ns) of each file of the user's that a job reads (seesound.fileio.file_state:
+    a replacement that kept an older time reruns the job, where Snakemake's mtime trigger would not). Each
+    file is stat'ed once per invocation: the manifest's fingerprint, the DAG build and the job's start share it.
+    A file not there yet (the demo's audio, made by a job) is asked again: the job's start records it as made.
+    """
+    states = []
+    for p in paths:
+        state = _file_states.get(p)
+        if state is None:
+            state = file_state(p)
+            if state is not None:
+                _file_states[p] = state
+        states.append(state)
+    return states
+
+
 # a checkpoint to fine-tune from is an input of the training (a new file there retrains); an Ultralytics
 # name it downloads (yolov8n-cls.pt) and an architecture (.yaml) are settings only
 STARTING_WEIGHTS = (
@@ -89,7 +109,7 @@ STARTING_WEIGHTS = (
 )
 # ... and its state a param (seesound.fileio.file_state): a replacement that kept an older time retrains
 STARTING_WEIGHTS_STATE = (
-    {"starting_weights_state": [file_state(p) for p in STARTING_WEIGHTS.values()]}
+    {"starting_weights_state": file_states(STARTING_WEIGHTS.values())}
     if STARTING_WEIGHTS
     else {}
 )
@@ -220,13 +240,6 @@ def usable_clips():
     return _lookup["usable"]
 
 
-def file_states(paths):
-    """A params value: (size, mtime in ns) of each file of the user's that a job reads (seesound.fileio.file_state:
-    a replacement that kept an older time reruns the job, where Snakemake's mtime trigger would not).
-    """
-    return [file_state(p) for p in paths]
-
-
 def clip_audio(wildcards):
     try:
         return usable_clips()[wildcards.clip_id][0]
@@ -265,7 +278,7 @@ def manifest_fingerprint(wildcards=None):
     table = clip_table()
     digest = sha1(seesound_dataset.manifest_text(table).encode("utf-8"))
     if DATASET["kind"] != "demo":  # the demo's audio is the workflow's own output
-        digest.update(repr(seesound_dataset.audio_fingerprint(table)).encode())
+        digest.update(repr(file_states(table["audio"])).encode())
     return digest.hexdigest()
 
 

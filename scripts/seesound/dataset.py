@@ -20,7 +20,6 @@ import pandas as pd
 
 from .audio import AUDIO_EXTENSIONS, is_audio_file
 from .demo import DEMO_CLASSES
-from .fileio import file_state
 from .names import clip_id_for, label_problem
 
 COLUMNS = ["clip_id", "label", "fold", "group", "audio", "problem"]
@@ -322,11 +321,6 @@ def check_problems(table: pd.DataFrame, on_bad_audio: str) -> None:
             f"{shown(bad['audio'].iloc[0])}: {bad['problem'].iloc[0]}{more}. Fix them, or set "
             f"dataset.on_bad_audio: skip to leave such files out (listed in bad_audio.csv)"
         )
-
-
-def audio_fingerprint(table: pd.DataFrame) -> list:
-    """(size, mtime) of every audio file that exists: an edited or replaced recording changes it."""
-    return [file_state(path) for path in table["audio"]]
 
 
 def manifest_text(table: pd.DataFrame) -> str:

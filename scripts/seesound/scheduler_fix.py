@@ -15,7 +15,7 @@ all the time; one timer due at that moment does it without).
 SIGTERM without a deadlock (graceful_exit_outside_the_signal_handler): Snakemake's SIGTERM handler takes the
 scheduler's lock, a plain (non-reentrant) Lock; Python runs signal handlers in the main thread, which is the
 thread that holds that lock through most of each scheduling pass, so a SIGTERM that lands there waits for
-itself for ever: 4 of 12 runs hung (`python bench/sigterm_stress.py --runs 12`, without the fix). The
+itself for ever: 4 of 20 runs hung (`python bench/sigterm_stress.py --runs 20`, without the fix). The
 handler now only writes a byte to a pipe; a thread started with the scheduler reads it and does Snakemake's
 graceful exit from outside the handler (log "Will exit after finishing currently running jobs", wake the loop).
 """
