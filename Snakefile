@@ -43,6 +43,7 @@ onstart:
         RESULTS_LOCK.acquire()
     except safety.SafetyError as e:
         stop(e)
+    CONTENT_DIGESTS.save()  # the digests this DAG build read, before a run that a kill -9 could end
 
 
 rule all:

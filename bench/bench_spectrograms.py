@@ -326,7 +326,7 @@ def main():
         if "e" in args.parts:
             for size in [int(x) for x in args.dag_sizes.split(",") if x]:
                 stub = tmp / f"dag{size}"
-                make_folder_dataset(stub, size, args.rate, 0.001)  # the DAG build reads no audio: tiny files do
+                make_folder_dataset(stub, size, args.rate, 0.001)  # Snakemake's per-job cost; reading: bench_digests.py
                 record(
                     f"(e) DAG build alone (snakemake -n), {size} clips", dag_build(stub, tmp / f"work_dag{size}"), size
                 )

@@ -1,5 +1,6 @@
 # Start-up work, done on every invocation (dry runs included) before any job runs: validate the config,
 # check that results_dir cannot touch the user's files, build and check the clip table.
+import atexit
 import os
 import sys
 from hashlib import sha1
@@ -23,7 +24,7 @@ from seesound.config import ConfigError, config_notes, validate_config
 from seesound import dataset as seesound_dataset
 from seesound import demo as seesound_demo
 from seesound import layout, names, safety
-from seesound.fileio import file_state
+from seesound.fileio import ContentDigests
 from seesound import report as seesound_report
 from seesound.prediction import (
     PredictSettings,
@@ -80,36 +81,55 @@ CHECKPOINT = TRAIN["checkpoint"]
 IMGSZ = TRAIN["imgsz"] or CFG["spectrogram"]["image_size"]
 # every setting that changes a trained model (the train and cv_train rules take it whole)
 TRAINING = TrainSettings.from_config(TRAIN, SPECTROGRAM, IMGSZ)
-_file_states = {}
+# the content digest of each file of the user's, cached in results_dir across invocations; only the main
+# process keeps the cache (a cluster job's own parse reads just its files)
+CONTENT_DIGESTS = ContentDigests(
+    f"{RESULTS}/.seesound.digests.json" if workflow.is_main_process else None
+)
 
 
-def file_states(paths):
-    """A params value: (size, mtime in ns) of each file of the user's that a job reads (seesound.fileio.file_state:
-    a replacement that kept an older time reruns the job, where Snakemake's mtime trigger would not). Each
-    file is stat'ed once per invocation: the manifest's fingerprint, the DAG build and the job's start share it.
-    A file not there yet (the demo's audio, made by a job) is asked again: the job's start records it as made.
+def save_content_digests():
+    """At exit, however the invocation ends (nothing to be done and dry runs included, which run no hook),
+    into a results_dir that exists: a dry run creates none. `onstart` saves too, before a long run."""
+    if os.path.isdir(RESULTS):
+        CONTENT_DIGESTS.save()
+
+
+atexit.register(save_content_digests)
+_digests = {}
+
+
+def file_digests(paths):
+    """A params value: the content digest of each file of the user's that a job reads (seesound.fileio.
+    ContentDigests), so the job reruns exactly when a file's bytes change, whatever its modification time
+    says. The job's input is `ancient` for the same reason (users_file). Each file is looked at once per
+    invocation: the manifest's fingerprint, the DAG build and the job's start share it. A file not there yet
+    (the demo's audio, made by a job) is asked again: the job's start records it as made.
     """
-    states = []
-    for p in paths:
-        state = _file_states.get(p)
-        if state is None:
-            state = file_state(p)
-            if state is not None:
-                _file_states[p] = state
-        states.append(state)
-    return states
+    paths = list(paths)
+    unknown = [p for p in paths if p not in _digests]
+    for p, digest in zip(unknown, CONTENT_DIGESTS.digest_all(unknown)):
+        if digest is not None:
+            _digests[p] = digest
+    return [_digests.get(p) for p in paths]
+
+
+def users_file(path):
+    """An input that is a file of the user's: judged by its bytes (file_digests, a param), not by its time,
+    so a `touch` or a copy that did not keep times reruns nothing."""
+    return ancient(path)
 
 
 # a checkpoint to fine-tune from is an input of the training (a new file there retrains); an Ultralytics
 # name it downloads (yolov8n-cls.pt) and an architecture (.yaml) are settings only
 STARTING_WEIGHTS = (
-    {"starting_weights": str(Path(TRAIN["model"]).expanduser())}
+    {"starting_weights": users_file(str(Path(TRAIN["model"]).expanduser()))}
     if TRAIN["model"].endswith(".pt") and Path(TRAIN["model"]).expanduser().is_file()
     else {}
 )
-# ... and its state a param (seesound.fileio.file_state): a replacement that kept an older time retrains
-STARTING_WEIGHTS_STATE = (
-    {"starting_weights_state": file_states(STARTING_WEIGHTS.values())}
+# ... and its digest a param: a replacement that kept an older time retrains
+STARTING_WEIGHTS_DIGEST = (
+    {"starting_weights_digest": file_digests(STARTING_WEIGHTS.values())}
     if STARTING_WEIGHTS
     else {}
 )
@@ -240,9 +260,15 @@ def usable_clips():
     return _lookup["usable"]
 
 
+def dataset_file(path):
+    """A dataset recording as an input: the user's (users_file), or the demo's, made by a job of this
+    workflow (a plain input, so that a new demo renders again)."""
+    return path if DATASET["kind"] == "demo" else users_file(path)
+
+
 def clip_audio(wildcards):
     try:
-        return usable_clips()[wildcards.clip_id][0]
+        return dataset_file(usable_clips()[wildcards.clip_id][0])
     except KeyError:
         stop(f"no clip {wildcards.clip_id!r} in the dataset")
 
@@ -268,17 +294,17 @@ def batch_clips(wildcards):
 
 def batch_audio(wildcards):
     clips = usable_clips()
-    return [clips[c][0] for c in batch_clips(wildcards)]
+    return [dataset_file(clips[c][0]) for c in batch_clips(wildcards)]
 
 
 def manifest_fingerprint(wildcards=None):
-    """Hash of the clip table and of each audio file's size and mtime: editing the CSV, adding, removing,
-    relabelling or replacing a recording changes it, so the manifest (and all after it) is rebuilt.
+    """Hash of the clip table and of each audio file's content digest: editing the CSV, adding, removing,
+    relabelling or changing a recording changes it, so the manifest (and all after it) is rebuilt.
     """
     table = clip_table()
     digest = sha1(seesound_dataset.manifest_text(table).encode("utf-8"))
     if DATASET["kind"] != "demo":  # the demo's audio is the workflow's own output
-        digest.update(repr(file_states(table["audio"])).encode())
+        digest.update(repr(file_digests(table["audio"])).encode())
     return digest.hexdigest()
 
 
@@ -327,12 +353,13 @@ PREDICTIONS = f"{RESULTS}/predictions"
 PREDICTION_INPUTS_CSV = (
     f"{RESULTS}/prediction_inputs.csv"  # what the last prediction run classified
 )
-# a model file of the user's (predict.model): its state is a param of the prediction jobs (file_states)
+# a model file of the user's (predict.model): its digest is a param of the prediction jobs (file_digests)
 USER_PREDICT_MODEL = [CFG["predict"]["model"]] if CFG["predict"]["model"] else []
 # predict.model, else the workflow's own model (its ONNX export with predict.engine: onnx)
 PREDICT_MODEL = (
-    CFG["predict"]["model"]
-    or MODEL["installed"][
+    users_file(CFG["predict"]["model"])
+    if CFG["predict"]["model"]
+    else MODEL["installed"][
         CHECKPOINT + ("_onnx" if CFG["predict"]["engine"] == "onnx" else "")
     ]
 )

@@ -40,7 +40,7 @@ use rule train as cv_train with:
     benchmark:
         f"{LOGS}/benchmarks/cv/fold{{fold}}/train.tsv"
     params:
-        **STARTING_WEIGHTS_STATE,
+        **STARTING_WEIGHTS_DIGEST,
         settings=TRAINING.as_dict(),
         checkpoints=lambda wildcards: FOLD_MODEL["checkpoints"].format(
             fold=wildcards.fold

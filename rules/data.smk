@@ -36,7 +36,7 @@ checkpoint download_esc50:
 
 
 # The manifest is the clip table on disk. Its params carry the dataset's identity and a fingerprint of
-# its content (rows, labels, folds, groups, each audio file's size and mtime), so switching datasets or
+# its content (rows, labels, folds, groups, each audio file's content digest), so switching datasets or
 # editing them rebuilds it and everything after it.
 rule manifest:
     input:

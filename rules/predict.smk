@@ -18,7 +18,7 @@ rule predict:
 
 rule predict_recording:
     input:
-        audio=lambda wildcards: RECORDINGS[wildcards.recording],
+        audio=lambda wildcards: users_file(RECORDINGS[wildcards.recording]),
         model=PREDICT_MODEL,
     output:
         **recording_outputs(PREDICTIONS, "{recording}"),
@@ -31,7 +31,7 @@ rule predict_recording:
         device=TRAIN["device"],
         on_bad_audio=DATASET["on_bad_audio"],
         failure_log=lambda wildcards: f"{LOGS}/predict/{wildcards.recording}.log",
-        files_state=lambda wildcards: file_states(
+        files_digest=lambda wildcards: file_digests(
             [RECORDINGS[wildcards.recording], *USER_PREDICT_MODEL]
         ),
     run:
@@ -53,7 +53,9 @@ rule predict_recording:
 # predict.recordings_per_job > 1: one job classifies a batch of recordings into its own folder (layout.py)
 rule predict_batch:
     input:
-        audio=lambda wildcards: [RECORDINGS[r] for r in batch_recordings(wildcards)],
+        audio=lambda wildcards: [
+            users_file(RECORDINGS[r]) for r in batch_recordings(wildcards)
+        ],
         model=PREDICT_MODEL,
     output:
         directory(f"{PREDICTIONS}/batch{{batch}}"),
@@ -68,7 +70,7 @@ rule predict_batch:
         device=TRAIN["device"],
         on_bad_audio=DATASET["on_bad_audio"],
         recordings=batch_recordings,
-        files_state=lambda wildcards: file_states(
+        files_digest=lambda wildcards: file_digests(
             [
                 *(RECORDINGS[r] for r in batch_recordings(wildcards)),
                 *USER_PREDICT_MODEL,

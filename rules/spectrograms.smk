@@ -22,7 +22,7 @@ rule spectrogram:
         **RENDER_PARAMS,
         on_bad_audio=DATASET["on_bad_audio"],
         failure_log=lambda wildcards: f"{LOGS}/spectrogram/{wildcards.clip_id}.log",
-        audio_state=lambda wildcards: file_states([clip_audio(wildcards)]),
+        audio_digest=lambda wildcards: file_digests([clip_audio(wildcards)]),
     run:
         from seesound.render import render_clips_job
 
@@ -50,7 +50,7 @@ rule spectrogram_batch:
         **RENDER_PARAMS,
         on_bad_audio=DATASET["on_bad_audio"],
         clips=batch_clips,
-        audio_state=lambda wildcards: file_states(batch_audio(wildcards)),
+        audio_digest=lambda wildcards: file_digests(batch_audio(wildcards)),
     run:
         from seesound.render import render_batch_job
 

@@ -27,7 +27,7 @@ rule train:
         mem_mb=TRAIN["mem_mb"],
         runtime=TRAIN["runtime"],
     params:
-        **STARTING_WEIGHTS_STATE,
+        **STARTING_WEIGHTS_DIGEST,
         settings=TRAINING.as_dict(),
         checkpoints=MODEL["checkpoints"],
     script:

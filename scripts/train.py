@@ -4,7 +4,7 @@ from seesound.runner import log_path_of, output_to_log
 from seesound.training import train_classifier
 
 params = dict(snakemake.params.items())
-params.pop("starting_weights_state", None)  # for Snakemake's params trigger only (rules/common.smk)
+params.pop("starting_weights_digest", None)  # for Snakemake's params trigger only (rules/common.smk)
 with output_to_log(log_path_of(snakemake)):
     train_classifier(
         snakemake.input.dataset,

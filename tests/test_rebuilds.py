@@ -143,7 +143,7 @@ OLD_TIME = (946684800, 946684800)  # 2000-01-01: a copy that kept its time (cp -
 
 def test_6_a_wav_replaced_by_a_copy_that_kept_an_older_time_rerenders_its_image(work):
     """Snakemake's mtime trigger only asks whether an input is newer than the output: the image of the old
-    recording stayed, and the training ran again on it. The file's (size, mtime) is a param of its job."""
+    recording stayed, and the training ran again on it. The file's content digest is a param of its job."""
     before = images(work)
     target = work / "data" / "high" / "high_2.wav"
     write_wav_file(target, tone(1234, 0.5, 8000), 8000)
@@ -174,12 +174,28 @@ def test_6_a_starting_checkpoint_replaced_by_an_older_copy_retrains(work):
     assert "train" in planned_jobs(work)
 
 
-def test_6_a_wav_touched_with_its_bytes_unchanged_counts_as_changed(work):
-    """Documented in README (a copy that does not keep times renders and trains again): Snakemake and the
-    dataset fingerprint go by modification times, not by content."""
-    target = work / "data" / "high" / "high_2.wav"
+def test_6_a_wav_touched_or_copied_with_its_bytes_unchanged_reruns_nothing(work):
+    """A job's recordings are judged by their bytes (fileio.ContentDigests), not their times: a `touch`, a
+    copy that did not keep times (`cp`, a fresh download of the same data) renders and trains nothing."""
+    touched, copied = work / "data" / "high" / "high_2.wav", work / "data" / "low" / "low_1.wav"
     time.sleep(0.01)
-    os.utime(target)  # now, as `touch` does: newer than its image
+    os.utime(touched)  # now, as `touch` does: newer than its image
+    data = copied.read_bytes()
+    copied.unlink()
+    copied.write_bytes(data)  # another file (inode, times), the same bytes
+    assert planned_jobs(work) == {}
+
+
+def test_6_a_wav_rewritten_with_its_size_and_time_kept_rerenders_its_image(work):
+    """Other bytes of the same length, the mtime set back to what it was: the ctime moved, so the file is
+    read again and its digest tells the change."""
+    target = work / "data" / "high" / "high_2.wav"
+    st = target.stat()
+    samples = bytearray(target.read_bytes())
+    samples[-200:] = bytes(200)  # the last 100 samples silent
+    target.write_bytes(bytes(samples))
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert target.stat().st_size == st.st_size and target.stat().st_mtime_ns == st.st_mtime_ns
     jobs = planned_jobs(work)
     assert jobs["spectrogram"] == 1 and set(jobs) >= DOWNSTREAM_OF_MODEL | {"manifest", "split"}
 

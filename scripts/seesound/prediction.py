@@ -349,7 +349,8 @@ def cached_classifier(model_path, device: str, time_rolls: int = 1):
     from .model import Classifier
 
     st = os.stat(model_path)
-    key = (os.path.realpath(model_path), st.st_mtime_ns, st.st_size, device, time_rolls)
+    # a rewritten file moves the ctime whatever its size and mtime say
+    key = (os.path.realpath(model_path), st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, device, time_rolls)
     with _classifiers_lock:
         if key not in _classifiers:
             _classifiers.clear()
