@@ -90,7 +90,8 @@ CONTENT_DIGESTS = ContentDigests(
 
 def save_content_digests():
     """At exit, however the invocation ends (nothing to be done and dry runs included, which run no hook),
-    into a results_dir that exists: a dry run creates none. `onstart` saves too, before a long run."""
+    into a results_dir that exists: a dry run creates none. `onstart` saves too, before a long run.
+    """
     if os.path.isdir(RESULTS):
         CONTENT_DIGESTS.save()
 

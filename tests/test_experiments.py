@@ -87,30 +87,38 @@ def test_the_accuracy_experiment_runs_cross_validation_per_setting_and_writes_th
         again.returncode == 0
         and (tmp_path / "out" / "table.md").read_text().split("\n", 1)[1] == table.split("\n", 1)[1]
     )
+
+    def compare_time_rolls(*args):
+        done = subprocess.run(
+            [
+                sys.executable,
+                str(REPO / "experiments" / "compare_time_rolls.py"),
+                str(tmp_path / "out" / "tiny"),
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            env=no_slurm_env(),
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.splitlines()
+
     # the finished folds classified again at other time-roll counts agree with the workflow's evaluation (4
     # rolls, the default), and a second setting's models average in
-    compared = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "experiments" / "compare_time_rolls.py"),
-            str(tmp_path / "out" / "tiny"),
-            "--rolls",
-            "1,4",
-            "--with",
-            str(tmp_path / "out" / "grey"),
-        ],
-        capture_output=True,
-        text=True,
-        env=no_slurm_env(),
-    )
-    assert compared.returncode == 0, compared.stderr
-    header, _index, *rows = compared.stdout.splitlines()
+    header, _index, *rows = compare_time_rolls("--rolls", "1,4", "--with", str(tmp_path / "out" / "grey"))
     assert header.split()[-8:] == ["rolls", "1", "rolls", "4", "with", "grey,", "rolls", "4"]
     assert [row.split()[0] for row in rows] == ["1", "2", "mean"]
     for row in rows[:2]:
         fold, _once, four, _both = row.split()
         top1 = json.loads((records / "tiny" / f"fold{fold}.json").read_text())["metrics"]["test"]["top1"]
         assert abs(float(four) - 100 * top1) < 0.01
+    # band shifts averaged at test time: the levels read back and coloured again unshifted give the
+    # workflow's images exactly, so the set "0" scores what 4 rolls score
+    header, _index, *rows = compare_time_rolls("--rolls", "4", "--band-shifts=0;-2,0,2")
+    assert "bands -2,0,2" in header and len(rows) == 3
+    for row in rows:
+        _fold, four, unshifted, three = row.split()
+        assert four == unshifted and 0 <= float(three) <= 100
     # a fine-tuning setting starts each test fold from the pre-trained setting's model for that same fold
     fine_tune = {
         "base": settings["base"],
