@@ -83,8 +83,10 @@ IMGSZ = TRAIN["imgsz"] or CFG["spectrogram"]["image_size"]
 TRAINING = TrainSettings.from_config(TRAIN, SPECTROGRAM, IMGSZ)
 # the content digest of each file of the user's, cached in results_dir across invocations; only the main
 # process keeps the cache (a cluster job's own parse reads just its files)
+# (absolute: Snakemake may have left the working directory by the time the cache is saved at exit)
+RESULTS_ABSOLUTE = os.path.abspath(RESULTS)
 CONTENT_DIGESTS = ContentDigests(
-    f"{RESULTS}/.seesound.digests.json" if workflow.is_main_process else None
+    f"{RESULTS_ABSOLUTE}/.seesound.digests.json" if workflow.is_main_process else None
 )
 
 
@@ -92,11 +94,10 @@ def save_content_digests():
     """At exit, however the invocation ends (nothing to be done and dry runs included, which run no hook),
     into a results_dir that exists: a dry run creates none. `onstart` saves too, before a long run.
     """
-    if os.path.isdir(RESULTS):
+    if os.path.isdir(RESULTS_ABSOLUTE):
         CONTENT_DIGESTS.save()
 
 
-atexit.register(save_content_digests)
 _digests = {}
 
 
@@ -109,9 +110,10 @@ def file_digests(paths):
     """
     paths = list(paths)
     unknown = [p for p in paths if p not in _digests]
-    for p, digest in zip(unknown, CONTENT_DIGESTS.digest_all(unknown)):
-        if digest is not None:
-            _digests[p] = digest
+    if unknown:  # a job's params after the DAG build: memo hits only
+        for p, digest in zip(unknown, CONTENT_DIGESTS.digest_all(unknown)):
+            if digest is not None:
+                _digests[p] = digest
     return [_digests.get(p) for p in paths]
 
 
@@ -191,6 +193,8 @@ except safety.SafetyError as e:
 
 # two working directories must not write one results_dir at once (taken in `onstart`, not for dry runs)
 RESULTS_LOCK = safety.ResultsLock(RESULTS)
+# the digest cache is written only into a results_dir that passed the checks above
+atexit.register(save_content_digests)
 
 
 wildcard_constraints:

@@ -579,3 +579,22 @@ def test_6_with_resume_a_forced_retrain_of_a_finished_training_reuses_its_weight
     assert "a training with these settings and this split already finished" in log.split("[seesound] finished in")[-2]
     after = weights(work)
     assert all(before[k].equal(after[k]) for k in before)
+
+
+def test_a_results_dir_on_the_data_is_refused_before_anything_is_written_there(work):
+    """The digest of a starting checkpoint is computed while the config is read, before the results_dir
+    check: the digest cache must still never be written into a refused results_dir (here, the data)."""
+    start = work / "start.pt"
+    shutil.copy(work / "results" / "model" / "weights" / "last.pt", start)
+    before = tree_state(work)
+    cmd = snakemake_cmd() + ["-s", str(REPO / "Snakefile"), f"--configfile={work / 'config.yaml'}"]
+    # started from the working directory, as users do (the cache's relative path resolves there at exit)
+    proc = subprocess.run(
+        [*cmd, "--cores", "2", "--config", "results_dir=data", f"train={{model: {start}}}"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        env=no_slurm_env(),
+    )
+    assert proc.returncode != 0 and "the workflow writes and replaces files in results_dir" in proc.stderr
+    assert tree_state(work) == before and not (work / "data" / ".seesound.digests.json").exists()
