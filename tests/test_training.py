@@ -11,6 +11,7 @@ from seesound.training import (
     ema_decay,
     ema_over_steps,
     install_model,
+    resolve_precision,
     training_fingerprint,
     trim_results_csv,
 )
@@ -150,3 +151,57 @@ def test_ema_steps_make_the_saved_weights_an_average_of_the_last_steps():
             trainer.ema.update(model)
     # ten steps at 1.0 after a settled average of 0.0: 1 - 0.9 ** 10 of the way there
     assert trainer.ema.ema.weight.item() == pytest.approx(1 - 0.9**10, rel=1e-3)
+
+
+def test_auto_precision_is_bfloat16_only_on_a_cpu_that_has_it_and_amp_on_a_gpu(monkeypatch):
+    import seesound.training as training
+
+    for native, on_cpu in ((True, "bf16"), (False, "fp32")):
+        monkeypatch.setattr(training, "cpu_has_native_bf16", lambda native=native: native)
+        assert resolve_precision("auto", "cpu") == on_cpu
+        assert resolve_precision("auto", "0") == "fp16"  # Ultralytics' AMP on CUDA, as before
+        assert resolve_precision("auto", "mps") == "fp32"
+        # what the config asks for is what it gets, on any device
+        assert [resolve_precision(p, d) for p in ("fp32", "bf16") for d in ("cpu", "0")] == ["fp32"] * 2 + ["bf16"] * 2
+
+
+def test_bf16_autocast_reaches_ultralytics_on_the_cpu():
+    """Ultralytics' own autocast() raises for bfloat16 off CUDA; the trainer module's is replaced by one that
+    gives torch's CPU autocast (a convolution's output in bfloat16) and leaves everything else to Ultralytics."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from seesound.training import _allow_bf16_autocast_on_cpu
+
+    with pytest.raises(RuntimeError):
+        with __import__("ultralytics.utils.torch_utils").utils.torch_utils.autocast(torch.bfloat16, device="cpu"):
+            pass
+    module = SimpleNamespace(autocast=__import__("ultralytics.utils.torch_utils").utils.torch_utils.autocast)
+    _allow_bf16_autocast_on_cpu(module)
+    _allow_bf16_autocast_on_cpu(module)  # twice: still one layer over Ultralytics' own
+    assert module.autocast.__wrapped__ is __import__("ultralytics.utils.torch_utils").utils.torch_utils.autocast
+    conv, x = torch.nn.Conv2d(3, 4, 3), torch.rand(1, 3, 8, 8)
+    with module.autocast(torch.bfloat16, device="cpu"):
+        assert conv(x).dtype == torch.bfloat16
+    with module.autocast(False, device="cpu"):
+        assert conv(x).dtype == torch.float32
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_the_precision_reaches_ultralytics_and_the_model_card(work, precision):
+    """`train.precision` is the `amp` Ultralytics trains with (its checkpoint's train_args) and the card says
+    what the training ran in; the weights are saved in a layout any machine loads (evaluation ran on them)."""
+    import json
+
+    import torch
+
+    edit_config(work, "train", **TINY_TRAIN, precision=precision)
+    run_snakemake(work, "--cores", "2", "evaluate")
+    results = work / "results"
+    checkpoint = torch.load(results / "model" / "weights" / "last.pt", map_location="cpu", weights_only=False)
+    assert checkpoint["train_args"]["amp"] == {"fp32": False, "bf16": "bf16"}[precision]
+    card = json.loads((results / "model" / "model_card.json").read_text())
+    assert card["trained"]["precision"] == precision
+    assert f"in {precision}" in (results / "logs" / "train.log").read_text()
+    assert 0 <= json.loads((results / "metrics.json").read_text())["test"]["top1"] <= 1
