@@ -13,6 +13,10 @@ measures, in one run on one machine, with the config.yaml defaults (YOLOv8n-cls 
       (data loading), measured between Ultralytics' batch callbacks;
   (c) the same training with the levels made into an image and through Ultralytics' photo transforms (the
       path before the one-lookup tensor; still taken when a photo augmentation is configured).
+(a), (b) and (c) run in the precision `train.precision` gives on this machine (bfloat16 autocast on a CPU
+with native bfloat16) and the model in the training's memory layout (channels-last on x86); when that is
+not float32, (a32) and (b32) measure the bare loop in float32 (contiguous, as Ultralytics' CPU training
+keeps it) and the training with `precision: fp32`: what the precision buys.
 Prints the table with (b)/(a) and (c)/(a) and writes it to bench/train_loader_results.csv.
 
     python bench/bench_train_loader.py               # ~4 min on 2 cores
@@ -34,7 +38,14 @@ REPO = Path(__file__).resolve().parents[1]
 
 from bench_spectrograms import ENV, snakemake  # noqa: E402  (the scontrol shim; the snakemake command)
 
-from seesound.training import TrainSettings, effective_imgsz, train_classifier  # noqa: E402
+from seesound.model import resolve_device  # noqa: E402
+from seesound.training import (  # noqa: E402
+    TrainSettings,
+    cpu_memory_format,
+    effective_imgsz,
+    resolve_precision,
+    train_classifier,
+)
 
 
 def make_split(work: Path, clips_per_class: int) -> Path:
@@ -90,9 +101,12 @@ class TrainingClock:
         e["images"] = len(trainer.train_loader.dataset)
 
 
-def bare_loop(classes: int, batch: int, imgsz: int, threads: int, images: int, repeats: int) -> float:
+def bare_loop(
+    classes: int, batch: int, imgsz: int, threads: int, images: int, repeats: int, precision: str = "fp32", layout=None
+) -> float:
     """Images per second of forward + loss + backward + step on in-memory batches: the same batches per
-    epoch as the training (full ones, then the rest), mean over `repeats` epochs after a warm-up epoch."""
+    epoch as the training (full ones, then the rest), mean over `repeats` epochs after a warm-up epoch; in
+    `precision` (fp32 or bf16: bfloat16 autocast, as the training's) with the model in memory `layout`."""
     import torch
     import torch.nn.functional as F
     from ultralytics.nn.tasks import ClassificationModel
@@ -100,6 +114,7 @@ def bare_loop(classes: int, batch: int, imgsz: int, threads: int, images: int, r
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = ClassificationModel("yolov8n-cls.yaml", nc=classes, verbose=False).train()
+    model.to(memory_format=layout or torch.contiguous_format)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     sizes = [batch] * (images // batch) + ([images % batch] if images % batch else [])
     batches = [(torch.rand(n, 3, imgsz, imgsz), torch.randint(0, classes, (n,))) for n in sorted(set(sizes))]
@@ -110,7 +125,8 @@ def bare_loop(classes: int, batch: int, imgsz: int, threads: int, images: int, r
         for n in sizes:
             x, y = by_size[n]
             optimizer.zero_grad()
-            loss = F.cross_entropy(model(x), y)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+                loss = F.cross_entropy(model(x).float(), y)
             loss.backward()
             optimizer.step()
         if repeat:
@@ -168,6 +184,9 @@ def main() -> None:
     train, spectrogram = config["train"], config["spectrogram"]
     imgsz = effective_imgsz(train["imgsz"] or spectrogram["image_size"])
     settings = TrainSettings.from_config({**train, "epochs": args.epochs, "patience": args.epochs}, spectrogram, imgsz)
+    precision = resolve_precision(settings.precision, resolve_device(settings.device))
+    layout = cpu_memory_format()
+    in_fp32 = TrainSettings(**(settings.as_dict() | {"precision": "fp32"}))
 
     with tempfile.TemporaryDirectory(prefix="seesound-bench-train-") as tmp:
         work = Path(tmp)
@@ -177,9 +196,14 @@ def main() -> None:
         # trainings, and (a) is the mean of the two
         print("(a) bare PyTorch loop ...", flush=True)
         epoch_images = sum(1 for _ in (results / "dataset" / "train").glob("*/*"))
-        bare_before = bare_loop(5, train["batch"], imgsz, train["threads"], epoch_images, repeats=args.epochs - 1)
-        print(f"(b) seesound training, {args.epochs} epochs ...", flush=True)
+        bare = (5, train["batch"], imgsz, train["threads"], epoch_images, args.epochs - 1)
+        bare_before = bare_loop(*bare, precision, layout)
+        print(f"(b) seesound training in {precision}, {args.epochs} epochs ...", flush=True)
         direct = train_and_time(results, work / "direct", settings, train["threads"])
+        if precision != "fp32":
+            print("(a32), (b32): the bare loop and the training in float32 ...", flush=True)
+            bare_fp32 = bare_loop(*bare)
+            direct_fp32 = train_and_time(results, work / "fp32", in_fp32, train["threads"])
         print(f"(c) the same through PIL and Ultralytics' transforms, {args.epochs} epochs ...", flush=True)
         tensor_only = seesound.augment.transforms_are_tensor_only
         seesound.augment.transforms_are_tensor_only = lambda ultralytics_args: False
@@ -188,11 +212,11 @@ def main() -> None:
         finally:
             seesound.augment.transforms_are_tensor_only = tensor_only
         print("(a) bare PyTorch loop, again ...", flush=True)
-        bare_after = bare_loop(5, train["batch"], imgsz, train["threads"], epoch_images, repeats=args.epochs - 1)
+        bare_after = bare_loop(*bare, precision, layout)
         bare_ips = (bare_before + bare_after) / 2
 
     rows = [
-        ("(a) bare loop: model + loss + backward + AdamW, batches in memory", bare_ips, ""),
+        (f"(a) bare loop: model + loss + backward + AdamW, batches in memory, {precision}", bare_ips, ""),
         ("(a) before the trainings, after them (images/s)", "", f"{bare_before:.1f} {bare_after:.1f}"),
         ("(b) seesound training (train part of each epoch after the first)", direct["ips"], ""),
         ("(b) of which waiting for batches (loading, augmentation), ms per image", "", direct["wait_ms"]),
@@ -208,9 +232,17 @@ def main() -> None:
         ("(c) of which waiting for batches, ms per image", "", via_pil["wait_ms"]),
         ("(c) / (a) (%)", "", 100 * via_pil["ips"] / bare_ips),
     ]
+    if precision != "fp32":
+        rows += [
+            ("(a32) bare loop in float32, contiguous (Ultralytics' own CPU training)", bare_fp32, ""),
+            ("(b32) seesound training in float32 (train.precision: fp32)", direct_fp32["ips"], ""),
+            ("(b32) of which waiting for batches, ms per image", "", direct_fp32["wait_ms"]),
+            ("(b) / (b32): what the precision buys (x)", "", direct["ips"] / direct_fp32["ips"]),
+            ("(a) / (a32) (x)", "", bare_ips / bare_fp32),
+        ]
     print(
         f"\n{direct['epoch_images']} training images, batch {train['batch']}, {imgsz} px, {train['threads']} threads, "
-        f"{direct['epochs']} epochs counted"
+        f"{direct['epochs']} epochs counted, train.precision {settings.precision} = {precision}, layout {layout}"
     )
     for name, ips, value in rows:
         print(

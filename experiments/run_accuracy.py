@@ -163,12 +163,27 @@ def record_folds(
     return recorded
 
 
+# Keys config.yaml gained after records were made, with the value that reproduces what those records ran:
+# before `train.precision` (2026-12-03) every training ran in float32
+KEYS_ADDED_SINCE = {("train", "precision"): "fp32"}
+
+
+def as_of_today(record: dict) -> dict:
+    """A record's configs read with today's keys: each key added since takes the value the record ran with."""
+    record = copy.deepcopy(record)
+    for which in ("config", "effective_config"):
+        if which in record:
+            for (section, key), value in KEYS_ADDED_SINCE.items():
+                record[which].setdefault(section, {}).setdefault(key, value)
+    return record
+
+
 def read_records(name: str, config_for_fold, record_dir: Path, out_root: Path) -> list[dict]:
     """The setting's recorded folds that were made with its current config (`config_for_fold(k)`) and, for
     records that keep it (made since 2026-12-02), with today's config.yaml under it, in fold order."""
     records = []
     for path in sorted(record_dir.glob("fold*.json"), key=lambda p: int(p.stem.removeprefix("fold"))):
-        record = json.loads(path.read_text())
+        record = as_of_today(json.loads(path.read_text()))
         config = config_for_fold(record["fold"])
         if record["config"] != comparable(config, out_root):
             print(f"[accuracy] {name}: {path} was made with another config; left out of the table", file=sys.stderr)

@@ -167,3 +167,20 @@ def test_every_committed_record_still_counts_in_its_table():
             env=no_slurm_env(),
         )
         assert "left out of the table" not in out.stderr, out.stderr
+
+
+def test_a_record_made_before_a_key_existed_is_read_with_the_value_it_ran_with():
+    """Records made before `train.precision` existed trained in float32: read as `fp32`, so they count for a
+    setting that pins fp32 and never for today's `auto` (bfloat16 where the CPU has it)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("run_accuracy", REPO / "experiments" / "run_accuracy.py")
+    run_accuracy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_accuracy)
+    old = {"fold": 1, "config": {"split": {"method": "cv"}}, "effective_config": {"train": {"epochs": 90}}}
+    read = run_accuracy.as_of_today(old)
+    assert read["config"]["train"] == {"precision": "fp32"}
+    assert read["effective_config"]["train"] == {"epochs": 90, "precision": "fp32"}
+    assert old["config"] == {"split": {"method": "cv"}}  # the record itself is left as it was
+    new = {"fold": 1, "config": {"train": {"precision": "auto"}}}
+    assert run_accuracy.as_of_today(new) == new

@@ -125,4 +125,6 @@ def test_the_headline_states_the_result_and_the_training():
     text = headline(metrics, None, {"durations_s": {"train": 120.0, "split": 0.5, "spectrograms": None}})
     assert "Holdout test top-1 87.5 %" in text and "69 of 90 epochs (stopped early by patience 50" in text
     assert "2 classes" in text and "device cpu" in text and "2.0 min over all stages" in text
+    metrics["training"]["precision"] = "bf16"  # cards since 2026-12-03 say what the training ran in
+    assert "device cpu (bf16)" in headline(metrics, None, None)
     assert headline(None, None, None) == "<p>No results yet: run the workflow, then the report.</p>"

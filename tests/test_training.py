@@ -204,4 +204,5 @@ def test_the_precision_reaches_ultralytics_and_the_model_card(work, precision):
     card = json.loads((results / "model" / "model_card.json").read_text())
     assert card["trained"]["precision"] == precision
     assert f"in {precision}" in (results / "logs" / "train.log").read_text()
-    assert 0 <= json.loads((results / "metrics.json").read_text())["test"]["top1"] <= 1
+    metrics = json.loads((results / "metrics.json").read_text())
+    assert metrics["training"]["precision"] == precision and 0 <= metrics["test"]["top1"] <= 1

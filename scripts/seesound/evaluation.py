@@ -77,6 +77,7 @@ def evaluate_model(
     train = settings.get("train", {})
     summary = training_summary(results_csv, train.get("epochs", 0), train.get("patience", 0))
     summary["device"] = classifier.card.trained.get("device")  # where it was trained (the card says)
+    summary["precision"] = classifier.card.trained.get("precision")  # fp32, bf16 or fp16 (None: before 2026-12-03)
     report = {"classes": names, "settings": settings, "training": summary, "time_rolls": classifier.time_rolls}
     per_clip = []
     for split in ("val", "test"):

@@ -81,6 +81,8 @@ def headline(metrics: dict | None, cv: dict | None, run: dict | None) -> str:
                 else f"{training['epochs_run']} epochs (best val epoch {training['best_epoch']})"
             )
         device = training.get("device") or (metrics.get("settings", {}).get("train", {}) or {}).get("device", "")
+        if training.get("precision"):
+            device = f"{device} ({training['precision']})"
         wall = ""
         if run and run.get("durations_s"):
             seconds = sum(v for v in run["durations_s"].values() if isinstance(v, (int, float)))
