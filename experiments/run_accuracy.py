@@ -169,11 +169,14 @@ KEYS_ADDED_SINCE = {("train", "precision"): "fp32"}
 
 
 def as_of_today(record: dict) -> dict:
-    """A record's configs read with today's keys: each key added since takes the value the record ran with."""
+    """A record's configs read with today's keys: a record made before a key existed (its full config, or the
+    lack of one, has no such key) ran with the value in KEYS_ADDED_SINCE, as if its setting had pinned it."""
     record = copy.deepcopy(record)
-    for which in ("config", "effective_config"):
-        if which in record:
-            for (section, key), value in KEYS_ADDED_SINCE.items():
+    for (section, key), value in KEYS_ADDED_SINCE.items():
+        if key in record.get("effective_config", {}).get(section, {}):
+            continue  # made since the key existed: its configs say what it ran with
+        for which in ("config", "effective_config"):
+            if which in record:
                 record[which].setdefault(section, {}).setdefault(key, value)
     return record
 

@@ -171,16 +171,16 @@ def test_bf16_autocast_reaches_ultralytics_on_the_cpu():
     from types import SimpleNamespace
 
     import torch
+    from ultralytics.utils.torch_utils import autocast as ultralytics_autocast
 
     from seesound.training import _allow_bf16_autocast_on_cpu
 
-    with pytest.raises(RuntimeError):
-        with __import__("ultralytics.utils.torch_utils").utils.torch_utils.autocast(torch.bfloat16, device="cpu"):
-            pass
-    module = SimpleNamespace(autocast=__import__("ultralytics.utils.torch_utils").utils.torch_utils.autocast)
+    with pytest.raises(RuntimeError), ultralytics_autocast(torch.bfloat16, device="cpu"):
+        pass
+    module = SimpleNamespace(autocast=ultralytics_autocast)
     _allow_bf16_autocast_on_cpu(module)
     _allow_bf16_autocast_on_cpu(module)  # twice: still one layer over Ultralytics' own
-    assert module.autocast.__wrapped__ is __import__("ultralytics.utils.torch_utils").utils.torch_utils.autocast
+    assert module.autocast.__wrapped__ is ultralytics_autocast
     conv, x = torch.nn.Conv2d(3, 4, 3), torch.rand(1, 3, 8, 8)
     with module.autocast(torch.bfloat16, device="cpu"):
         assert conv(x).dtype == torch.bfloat16
