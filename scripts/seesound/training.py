@@ -56,8 +56,8 @@ def _on_cpu(device: str) -> bool:
 def resolve_precision(precision: str, device: str) -> str:
     """What `train.precision` means for a training on `device` (a resolved device: cpu, mps, 0, 0,1):
     fp32; bf16 (bfloat16 autocast, float32 weights and optimizer); or fp16 (Ultralytics' AMP, CUDA only).
-    `auto` is bf16 on a CPU with native bfloat16 (twice the images per second), Ultralytics' AMP on a CUDA
-    GPU, float32 elsewhere."""
+    `auto` is bf16 on a CPU with native bfloat16 (1.6 times the training images a second here:
+    bench/bench_train_loader.py), Ultralytics' AMP on a CUDA GPU, float32 elsewhere."""
     if precision != "auto":
         return precision
     if _on_cpu(device):
@@ -86,8 +86,8 @@ def _allow_bf16_autocast_on_cpu(trainer_module) -> None:
 
 def cpu_memory_format():
     """The memory layout a training on this CPU keeps its model in: channels-last (NHWC) on x86, where
-    oneDNN's convolutions ran 17 % faster in float32 and in bfloat16 (bench/bench_train_loader.py);
-    Ultralytics turns it on for CUDA only."""
+    oneDNN's convolutions ran faster here in float32 and in bfloat16 (a training step timed alone) and
+    prediction already uses it; Ultralytics turns it on for CUDA only."""
     import platform
 
     import torch
