@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import subprocess
 import tempfile
 import time
@@ -186,7 +187,7 @@ def main() -> None:
     settings = TrainSettings.from_config({**train, "epochs": args.epochs, "patience": args.epochs}, spectrogram, imgsz)
     precision = resolve_precision(settings.precision, resolve_device(settings.device))
     layout = cpu_memory_format()
-    in_fp32 = TrainSettings(**(settings.as_dict() | {"precision": "fp32"}))
+    in_fp32 = dataclasses.replace(settings, precision="fp32")
 
     with tempfile.TemporaryDirectory(prefix="seesound-bench-train-") as tmp:
         work = Path(tmp)

@@ -49,10 +49,6 @@ def cpu_has_native_bf16() -> bool:
     return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
 
-def _on_cpu(device: str) -> bool:
-    return str(device).lower() == "cpu"
-
-
 def resolve_precision(precision: str, device: str) -> str:
     """What `train.precision` means for a training on `device` (a resolved device: cpu, mps, 0, 0,1):
     fp32; bf16 (bfloat16 autocast, float32 weights and optimizer); or fp16 (Ultralytics' AMP, CUDA only).
@@ -60,7 +56,7 @@ def resolve_precision(precision: str, device: str) -> str:
     bench/bench_train_loader.py), Ultralytics' AMP on a CUDA GPU, float32 elsewhere."""
     if precision != "auto":
         return precision
-    if _on_cpu(device):
+    if str(device).lower() == "cpu":
         return "bf16" if cpu_has_native_bf16() else "fp32"
     return "fp32" if str(device).lower().startswith("mps") else "fp16"
 
