@@ -4,14 +4,17 @@
 Reads a setting's folder as experiments/run_accuracy.py leaves it (<out>/<setting>/results/cv/fold<k>/:
 split.csv, model/weights/last.pt) and classifies each fold's test images with `Classifier` at each count of
 `--rolls` (model.Classifier: the count is used only when the model card's time shift covers it), printing
-one row per fold and the mean. With --with, a second setting's models of the same folds are averaged in
-(an ensemble of two trainings, at the largest count). With --band-shifts, each set of band shifts (image
+one row per fold and the mean. With --with (once or more), other settings' models of the same folds are
+averaged in (an ensemble of their trainings, at the largest count, as `train.ensemble` averages its
+members' probabilities). With --band-shifts, each set of band shifts (image
 rows, as `train.augment.freq_shift` moves the levels in training, silence coming in at the edge) is
 averaged too, at the largest count: a test-time augmentation over pitch as the rolls are over time
 (palette-PNG styles only). README "Accuracy: ESC-50" quotes its output:
 
     python experiments/compare_time_rolls.py results/accuracy/default --rolls 1,2,4,8
     python experiments/compare_time_rolls.py results/accuracy/default --with results/accuracy/wd-0.5 --rolls 4
+    python experiments/compare_time_rolls.py results/accuracy/default-bf16 --with results/accuracy/seed1-default-bf16 \
+        --with results/accuracy/seed2-default-bf16 --rolls 4
     python experiments/compare_time_rolls.py results/accuracy/default --rolls 4 --band-shifts="-4,0,4;-8,-4,0,4,8"
 """
 
@@ -62,7 +65,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("setting_dir", type=Path)
     parser.add_argument("--rolls", default="1,2,4,8", help="comma-separated time-roll counts")
-    parser.add_argument("--with", dest="other", type=Path, help="a second setting's folder to average in")
+    parser.add_argument(
+        "--with", dest="others", type=Path, action="append", default=[], help="another setting's folder to average in"
+    )
     parser.add_argument(
         "--band-shifts",
         default="",
@@ -73,8 +78,8 @@ def main(argv=None) -> int:
     shift_sets = [[int(x) for x in group.split(",")] for group in args.band_shifts.split(";") if group.strip()]
     rows = []
     for fold in range(1, 100):
-        if not all(has_model(d, fold) for d in (args.setting_dir, args.other) if d is not None):
-            continue  # a fold not trained (in both settings)
+        if not all(has_model(d, fold) for d in (args.setting_dir, *args.others)):
+            continue  # a fold not trained (in every setting)
         row = {"fold": fold}
         for count in counts:
             probs, truth, used = fold_probabilities(args.setting_dir, fold, count)
@@ -84,11 +89,13 @@ def main(argv=None) -> int:
         for shifts in shift_sets:
             shifted, _, _ = fold_probabilities(args.setting_dir, fold, counts[-1], shifts)
             row[f"rolls {counts[-1]}, bands {','.join(map(str, shifts))}"] = 100 * (shifted.argmax(1) == truth).mean()
-        if args.other is not None:
-            other, other_truth, _ = fold_probabilities(args.other, fold, counts[-1])
+        averaged = [probs]
+        for other_dir in args.others:
+            other, other_truth, _ = fold_probabilities(other_dir, fold, counts[-1])
             if not np.array_equal(truth, other_truth):
-                raise SystemExit(f"fold {fold}: the two settings do not test on the same clips")
-            row[f"with {args.other.name}, rolls {counts[-1]}"] = 100 * ((probs + other).argmax(1) == truth).mean()
+                raise SystemExit(f"fold {fold}: {other_dir} does not test on the same clips as {args.setting_dir}")
+            averaged.append(other)
+            row[f"with {other_dir.name}, rolls {counts[-1]}"] = 100 * (np.mean(averaged, 0).argmax(1) == truth).mean()
         rows.append(row)
     table = pd.DataFrame(rows).set_index("fold")
     table.loc["mean"] = table.mean()

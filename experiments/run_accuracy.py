@@ -143,7 +143,8 @@ def record_folds(
         if only_fold not in (None, fold):
             continue
         results_csv = metrics_json.parent / "model" / "results.csv"
-        bench = out_dir / "results" / "logs" / "benchmarks" / "cv" / f"fold{fold}" / "train.tsv"
+        # the training's, and an ensemble's other members' (train_member<k>.tsv)
+        benches = sorted((out_dir / "results" / "logs" / "benchmarks" / "cv" / f"fold{fold}").glob("train*.tsv"))
         if not results_csv.is_file():
             continue
         record = {
@@ -151,8 +152,8 @@ def record_folds(
             "config": comparable(config, out_root),
             "effective_config": comparable(effective_config(config), out_root),
             "train_s": round(training_seconds(results_csv), 1),
-            "train_cpu_s": round(float(pd.read_csv(bench, sep="\t")["cpu_time"].iloc[-1]), 1)
-            if bench.is_file()
+            "train_cpu_s": round(sum(float(pd.read_csv(b, sep="\t")["cpu_time"].iloc[-1]) for b in benches), 1)
+            if benches
             else None,
             "machine": machine,
             "metrics": json.loads(metrics_json.read_text()),
@@ -164,8 +165,8 @@ def record_folds(
 
 
 # Keys config.yaml gained after records were made, with the value that reproduces what those records ran:
-# before `train.precision` (2026-12-03) every training ran in float32
-KEYS_ADDED_SINCE = {("train", "precision"): "fp32"}
+# before `train.precision` (2026-12-03) every training ran in float32, before `train.ensemble` one model
+KEYS_ADDED_SINCE = {("train", "precision"): "fp32", ("train", "ensemble"): 1}
 
 
 def as_of_today(record: dict) -> dict:

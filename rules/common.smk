@@ -78,6 +78,8 @@ HOLDOUT_METHOD = "auto" if CROSS_VALIDATE else CFG["split"]["method"]
 SPLIT = SplitSettings.holdout(CFG["split"], HOLDOUT_METHOD)
 # the weights evaluation and prediction use: the final epoch's, or the epoch best on the (small) val split
 CHECKPOINT = TRAIN["checkpoint"]
+# models trained with seeds train.seed, train.seed + 1, ... whose probabilities are averaged (rules/train.smk)
+ENSEMBLE = TRAIN["ensemble"]
 IMGSZ = TRAIN["imgsz"] or CFG["spectrogram"]["image_size"]
 # every setting that changes a trained model (the train and cv_train rules take it whole)
 TRAINING = TrainSettings.from_config(TRAIN, SPECTROGRAM, IMGSZ)
@@ -321,13 +323,27 @@ def model_files(root):
     """Where a trained model lives below `root` (results_dir, or a cross-validation fold's folder):
     Ultralytics' working folder (never a declared output: resume reads it after an interruption), what
     the train rule produces, and what install_model installs for evaluation and prediction. Each weights
-    file carries its model card; model_card.json is a readable copy."""
-    trained = {
-        "best": f"{root}/model/trained/best.pt",
-        "last": f"{root}/model/trained/last.pt",
-        "results_csv": f"{root}/model/trained/results.csv",
-        "card": f"{root}/model/trained/model_card.json",
-    }
+    file carries its model card; model_card.json is a readable copy.
+
+    With train.ensemble N > 1 the train rule's model is the ensemble's first member; members 2..N train in
+    model/members/<k>/ (train_member, `{member}` in the paths) and combine_members averages them into
+    model/ensemble/, which install_model then installs ("trained" is what it installs either way).
+    """
+
+    def finished(folder):
+        files = {
+            "best": f"{folder}/best.pt",
+            "last": f"{folder}/last.pt",
+            "results_csv": f"{folder}/results.csv",
+            "card": f"{folder}/model_card.json",
+        }
+        if TRAIN["export"]:
+            files |= {
+                "best_onnx": f"{folder}/best.onnx",
+                "last_onnx": f"{folder}/last.onnx",
+            }
+        return files
+
     installed = {
         "best": f"{root}/model/weights/best.pt",
         "last": f"{root}/model/weights/last.pt",
@@ -335,19 +351,31 @@ def model_files(root):
         "card": f"{root}/model/model_card.json",
     }
     if TRAIN["export"]:
-        trained |= {
-            "best_onnx": f"{root}/model/trained/best.onnx",
-            "last_onnx": f"{root}/model/trained/last.onnx",
-        }
         installed |= {
             "best_onnx": f"{root}/model/weights/best.onnx",
             "last_onnx": f"{root}/model/weights/last.onnx",
         }
+    first = finished(f"{root}/model/trained")
+    ensemble = finished(f"{root}/model/ensemble")
     return {
         "checkpoints": f"{root}/model/checkpoints",
-        "trained": trained,
+        "first": first,
+        "member_checkpoints": f"{root}/model/members/{{member}}/checkpoints",
+        "member": finished(f"{root}/model/members/{{member}}/trained"),
+        "ensemble": ensemble,
+        "trained": first if ENSEMBLE == 1 else ensemble,
         "installed": installed,
     }
+
+
+def ensemble_member_files(files):
+    """combine_members' inputs: every member's finished files, member by member in `files["first"]`'s key
+    order (other wildcards, a fold's, left for Snakemake to fill in)."""
+    members = [files["first"]] + [
+        {key: path.replace("{member}", str(k)) for key, path in files["member"].items()}
+        for k in range(2, ENSEMBLE + 1)
+    ]
+    return [member[key] for member in members for key in files["first"]]
 
 
 MODEL = model_files(RESULTS)

@@ -34,7 +34,7 @@ use rule train as cv_train with:
         listing=f"{FOLD}/split.csv",
         summary=f"{FOLD}/split_summary.json",
     output:
-        **FOLD_MODEL["trained"],
+        **FOLD_MODEL["first"],
     log:
         f"{LOGS}/cv/fold{{fold}}/train.log",
     benchmark:
@@ -45,6 +45,37 @@ use rule train as cv_train with:
         checkpoints=lambda wildcards: FOLD_MODEL["checkpoints"].format(
             fold=wildcards.fold
         ),
+
+
+use rule train_member as cv_train_member with:
+    input:
+        **STARTING_WEIGHTS,
+        dataset=f"{FOLD}/dataset",
+        listing=f"{FOLD}/split.csv",
+        summary=f"{FOLD}/split_summary.json",
+    output:
+        **FOLD_MODEL["member"],
+    log:
+        f"{LOGS}/cv/fold{{fold}}/train_member{{member}}.log",
+    benchmark:
+        f"{LOGS}/benchmarks/cv/fold{{fold}}/train_member{{member}}.tsv"
+    params:
+        **STARTING_WEIGHTS_DIGEST,
+        settings=lambda wildcards: TRAINING.for_member(int(wildcards.member)).as_dict(),
+        checkpoints=lambda wildcards: FOLD_MODEL["member_checkpoints"].format(
+            fold=wildcards.fold, member=wildcards.member
+        ),
+
+
+use rule combine_members as cv_combine_members with:
+    input:
+        members=ensemble_member_files(FOLD_MODEL),
+    output:
+        **FOLD_MODEL["ensemble"],
+    log:
+        f"{LOGS}/cv/fold{{fold}}/combine_members.log",
+    benchmark:
+        f"{LOGS}/benchmarks/cv/fold{{fold}}/combine_members.tsv"
 
 
 use rule install_model as cv_install_model with:

@@ -46,3 +46,11 @@ def test_training_seconds_add_up_the_runs_of_a_resumed_training(tmp_path):
     assert training_seconds(csv) == pytest.approx(29.5)
     csv.write_text("epoch,time,train/loss\n1,10.0,2.0\n2,20.5,1.5\n")
     assert training_seconds(csv) == pytest.approx(20.5)
+
+
+def test_training_seconds_of_an_ensemble_add_up_its_members(tmp_path):
+    """combine_members numbers each member's epochs; a member whose first epoch took longer than the previous
+    member's last still counts as a run of its own."""
+    csv = tmp_path / "results.csv"
+    csv.write_text("member,epoch,time\n1,1,3.0\n1,2,6.0\n2,1,7.0\n2,2,14.0\n3,1,5.0\n3,2,9.5\n")
+    assert training_seconds(csv) == pytest.approx(6.0 + 14.0 + 9.5)

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import pandas as pd
 import yaml
 
 from conftest import REPO, TINY_SPECTROGRAM, TINY_TRAIN, make_class_folders, no_slurm_env
@@ -20,7 +21,7 @@ def test_the_accuracy_experiment_runs_cross_validation_per_setting_and_writes_th
         },
         "settings": {
             "tiny": {"about": "the base as it is"},
-            "grey": {"about": "greyscale", "spectrogram": {"colormap": "gray"}},
+            "grey": {"about": "greyscale", "spectrogram": {"colormap": "gray"}, "train": {"ensemble": 2}},
         },
     }
     (tmp_path / "settings.yaml").write_text(yaml.safe_dump(settings))
@@ -52,6 +53,13 @@ def test_the_accuracy_experiment_runs_cross_validation_per_setting_and_writes_th
         assert config["results_dir"] == "results"
         assert (tmp_path / "out" / name / "results" / "cv_metrics.json").is_file()
     assert yaml.safe_load((tmp_path / "out" / "grey" / "config.yaml").read_text())["spectrogram"]["colormap"] == "gray"
+    # an ensemble's training time is every member's
+    benches = sorted(
+        (tmp_path / "out" / "grey" / "results" / "logs" / "benchmarks" / "cv" / "fold1").glob("train*.tsv")
+    )
+    assert [b.name for b in benches] == ["train.tsv", "train_member2.tsv"]
+    cpu = sum(float(pd.read_csv(b, sep="\t")["cpu_time"].iloc[-1]) for b in benches)
+    assert json.loads((records / "grey" / "fold1.json").read_text())["train_cpu_s"] == round(cpu, 1)
     table = (tmp_path / "out" / "table.md").read_text()
     assert "| `tiny` | the base as it is | 1 2 | **" in table and "| `grey` | greyscale | 1 2 | **" in table
     assert all(" ± " in row for row in table.splitlines() if row.startswith(("| `tiny`", "| `grey`")))
@@ -171,7 +179,8 @@ def test_every_committed_record_still_counts_in_its_table():
 
 def test_a_record_made_before_a_key_existed_is_read_with_the_value_it_ran_with():
     """Records made before `train.precision` existed trained in float32: read as `fp32`, so they count for a
-    setting that pins fp32 and never for today's `auto` (bfloat16 where the CPU has it)."""
+    setting that pins fp32 and never for today's `auto` (bfloat16 where the CPU has it); those made before
+    `train.ensemble` trained one model."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("run_accuracy", REPO / "experiments" / "run_accuracy.py")
@@ -179,9 +188,12 @@ def test_a_record_made_before_a_key_existed_is_read_with_the_value_it_ran_with()
     spec.loader.exec_module(run_accuracy)
     old = {"fold": 1, "config": {"split": {"method": "cv"}}, "effective_config": {"train": {"epochs": 90}}}
     read = run_accuracy.as_of_today(old)
-    assert read["config"]["train"] == {"precision": "fp32"}
-    assert read["effective_config"]["train"] == {"epochs": 90, "precision": "fp32"}
+    assert read["config"]["train"] == {"precision": "fp32", "ensemble": 1}
+    assert read["effective_config"]["train"] == {"epochs": 90, "precision": "fp32", "ensemble": 1}
     assert old["config"] == {"split": {"method": "cv"}}  # the record itself is left as it was
     # made since: the full config has the key, the setting's own config may not (config.yaml's value)
-    new = {"fold": 1, "config": {}, "effective_config": {"train": {"precision": "auto"}}}
+    new = {"fold": 1, "config": {}, "effective_config": {"train": {"precision": "auto", "ensemble": 3}}}
     assert run_accuracy.as_of_today(new) == new
+    # made between the two keys: only the later one is added
+    between = {"fold": 1, "config": {}, "effective_config": {"train": {"precision": "auto"}}}
+    assert run_accuracy.as_of_today(between)["effective_config"]["train"] == {"precision": "auto", "ensemble": 1}

@@ -127,4 +127,6 @@ def test_the_headline_states_the_result_and_the_training():
     assert "2 classes" in text and "device cpu" in text and "2.0 min over all stages" in text
     metrics["training"]["precision"] = "bf16"  # cards since 2026-12-03 say what the training ran in
     assert "device cpu (bf16)" in headline(metrics, None, None)
+    metrics["training"]["members"] = 3  # train.ensemble
+    assert "an ensemble of 3 trainings, the first: 69 of 90 epochs" in headline(metrics, None, None)
     assert headline(None, None, None) == "<p>No results yet: run the workflow, then the report.</p>"

@@ -11,12 +11,27 @@ from .fileio import atomic_write_text
 from .metrics import most_confused_pairs, per_class_scores
 
 
+def epoch_table(results_csv, first_member: bool = False) -> pd.DataFrame:
+    """Ultralytics' per-epoch table (results.csv), its column names stripped. An ensemble's (combine_members)
+    holds every member's epochs, numbered in a `member` column; `first_member` keeps the first one's, the
+    training whose curves the report draws."""
+    table = pd.read_csv(results_csv, skipinitialspace=True)
+    table.columns = [c.strip() for c in table.columns]
+    if first_member and "member" in table:
+        table = table[table["member"] == table["member"].iloc[0]].reset_index(drop=True)
+    return table
+
+
 def training_seconds(results_csv) -> float:
-    """Seconds the training loop ran, from Ultralytics' results.csv (its `time` column counts from the start
-    of each run, so a resumed training's runs are added up)."""
-    elapsed = pd.read_csv(results_csv, skipinitialspace=True)["time"].to_numpy(dtype=float)
-    run_ends = np.flatnonzero(np.diff(elapsed) < 0)  # the last epoch of each run that was later resumed
-    return float(elapsed[run_ends].sum() + (elapsed[-1] if len(elapsed) else 0.0))
+    """Seconds the training loops ran (every member's, for an ensemble), from Ultralytics' results.csv (its
+    `time` column counts from the start of each run, so a resumed training's runs are added up)."""
+    table = epoch_table(results_csv)
+    total = 0.0
+    for _, member in table.groupby("member") if "member" in table else [(None, table)]:
+        elapsed = member["time"].to_numpy(dtype=float)
+        run_ends = np.flatnonzero(np.diff(elapsed) < 0)  # the last epoch of each run that was later resumed
+        total += float(elapsed[run_ends].sum() + (elapsed[-1] if len(elapsed) else 0.0))
+    return total
 
 
 def summarize_folds(fold_metrics: dict[int, dict], fold_train_s: dict[int, float]) -> dict:

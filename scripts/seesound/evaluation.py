@@ -32,9 +32,11 @@ def evaluate_split(classifier: Classifier, listing: pd.DataFrame, split: str, ba
 
 
 def training_summary(results_csv, epochs_configured: int, patience: int) -> dict:
-    """How the training went, from Ultralytics' per-epoch table: epochs run, the best val epoch, early stop."""
-    table = pd.read_csv(results_csv, skipinitialspace=True)
-    table.columns = [c.strip() for c in table.columns]
+    """How the training went, from Ultralytics' per-epoch table: epochs run, the best val epoch, early stop
+    (an ensemble's first member's)."""
+    from .crossval import epoch_table
+
+    table = epoch_table(results_csv, first_member=True)
     run = len(table)
     top1 = table["metrics/accuracy_top1"] if "metrics/accuracy_top1" in table else pd.Series(dtype=float)
     best = int(table["epoch"].iloc[int(top1.to_numpy().argmax())]) if len(top1) else None
@@ -78,6 +80,7 @@ def evaluate_model(
     summary = training_summary(results_csv, train.get("epochs", 0), train.get("patience", 0))
     summary["device"] = classifier.card.trained.get("device")  # where it was trained (the card says)
     summary["precision"] = classifier.card.trained.get("precision")  # fp32, bf16 or fp16 (None: before 2026-12-03)
+    summary["members"] = classifier.card.members  # trainings averaged (train.ensemble); the rest is the first's
     report = {"classes": names, "settings": settings, "training": summary, "time_rolls": classifier.time_rolls}
     per_clip = []
     for split in ("val", "test"):

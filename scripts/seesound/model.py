@@ -5,6 +5,10 @@ that carries a *model card*: the analysis sample rate, every spectrogram setting
 order, the prediction window, the input size and the seesound version. Evaluation and prediction read
 the card, never config.yaml, so a model copied to another machine classifies exactly as it did here.
 
+An ensemble (`train.ensemble` > 1) is one such file too: the first member's checkpoint with the other
+members' networks under ENSEMBLE_KEY (its ONNX export: one graph averaging them), and `members` on its
+card. Ultralytics itself loads the first member only; `Classifier` averages them all.
+
 `Classifier` runs either file on the CPU or a GPU with the preprocessing Ultralytics uses for
 classification (shorter side resized to imgsz, centre crop, RGB scaled to [0, 1]), without Ultralytics'
 per-image predictor overhead.
@@ -14,12 +18,13 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 CARD_KEY = "seesound"  # the checkpoint dict's key, and the ONNX metadata key, that hold the card
+ENSEMBLE_KEY = "seesound_members"  # the checkpoint dict's key of an ensemble's networks after the first
 
 
 class ModelError(ValueError):
@@ -57,6 +62,7 @@ class ModelCard:
     # the circular time shift of its training clips (train.augment.time_shift, a fraction of the width): a
     # rolled window is one it learnt from when the roll is at most this (older cards: 0, never rolled)
     time_shift: float = 0.0
+    members: int = 1  # networks whose probabilities are averaged (train.ensemble; older cards: 1)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=False, default=str)
@@ -110,19 +116,59 @@ def _load_checkpoint(path) -> dict:
     return ckpt
 
 
-def write_card_into_checkpoint(src, dest, card: ModelCard) -> None:
-    """Copy checkpoint `src` to `dest` (atomically) with the card inside it."""
+def checkpoint_networks(ckpt: dict, path) -> list:
+    """The networks of a loaded checkpoint: its own (the EMA weights Ultralytics saves, else the model), then
+    an ensemble's other members."""
+    members = ckpt.get(ENSEMBLE_KEY) or []
+    if not isinstance(members, list):
+        raise ModelError(f"{path}: its {ENSEMBLE_KEY!r} entry is not a list of networks")
+    return [ckpt.get("ema") or ckpt["model"], *members]
+
+
+def _save_checkpoint(ckpt: dict, dest) -> None:
     import io
 
     import torch
 
     from .fileio import atomic_write_bytes
 
-    ckpt = _load_checkpoint(src)
-    ckpt[CARD_KEY] = json.loads(card.to_json())
     buf = io.BytesIO()
     torch.save(ckpt, buf)
     atomic_write_bytes(dest, buf.getvalue())
+
+
+def write_card_into_checkpoint(src, dest, card: ModelCard) -> None:
+    """Copy checkpoint `src` to `dest` (atomically) with the card inside it."""
+    ckpt = _load_checkpoint(src)
+    ckpt[CARD_KEY] = json.loads(card.to_json())
+    _save_checkpoint(ckpt, dest)
+
+
+def ensemble_card(cards: list[ModelCard]) -> ModelCard:
+    """The card of the members' average: theirs, which must agree on everything applying them needs, with
+    `members` counted and each member's `trained` kept (its seed, date, device)."""
+    first = cards[0]
+    applying = ("classes", "spectrogram", "window_s", "imgsz", "renderer", "time_shift")
+    for i, card in enumerate(cards[1:], 2):
+        differs = [k for k in applying if getattr(card, k) != getattr(first, k)]
+        if differs:
+            raise ModelError(
+                f"ensemble member {i} differs from member 1 in {', '.join(differs)}: they cannot be averaged"
+            )
+    members = [m for card in cards for m in (card.trained.get("members") or [card.trained])]
+    trained = {k: v for k, v in first.trained.items() if k not in ("members", "seed", "date")}
+    return replace(first, members=len(members), trained=trained | {"members": members})
+
+
+def write_ensemble_checkpoint(member_paths, dest, card: ModelCard) -> None:
+    """One model file of several trainings (atomically): the first member's checkpoint, which Ultralytics can
+    still load, with every other member's network under ENSEMBLE_KEY and `card` (ensemble_card)."""
+    ckpts = [_load_checkpoint(p) for p in member_paths]
+    nets = [net for ckpt, path in zip(ckpts, member_paths) for net in checkpoint_networks(ckpt, path)]
+    ckpt = ckpts[0]
+    ckpt[ENSEMBLE_KEY] = nets[1:]
+    ckpt[CARD_KEY] = json.loads(card.to_json())
+    _save_checkpoint(ckpt, dest)
 
 
 def read_card(path) -> ModelCard:
@@ -192,6 +238,8 @@ def preprocess(images, imgsz: int) -> np.ndarray:
 class Classifier:
     """A seesound model file ready to classify RGB images: `.probabilities(images)` -> (N, classes).
 
+    An ensemble's probabilities are the mean of its members'.
+
     With `time_rolls` > 1 each image is classified at that many evenly spaced circular time rolls and the
     probabilities averaged (test-time augmentation: +1.5 points top-1 on ESC-50, README "Accuracy"), when
     the model learnt such rolls (`usable_time_rolls`); `self.time_rolls` is the count really used.
@@ -212,22 +260,29 @@ class Classifier:
     def _torch_runner(self):
         import torch
 
-        ckpt = _load_checkpoint(self.path)
-        net = (ckpt.get("ema") or ckpt["model"]).float().eval()
-        names = [net.names[i] for i in range(len(net.names))] if isinstance(net.names, dict) else list(net.names)
-        if names != self.classes:
-            raise ModelError(f"{self.path}: the weights' classes {names} are not the card's {self.classes}")
-        net = net.fuse(verbose=False) if hasattr(net, "fuse") else net
+        nets = checkpoint_networks(_load_checkpoint(self.path), self.path)
+        if len(nets) != self.card.members:
+            raise ModelError(f"{self.path}: holds {len(nets)} networks where its card says {self.card.members}")
         device = torch.device("cpu" if self.device == "cpu" else f"cuda:{self.device.split(',')[0]}")
-        # channels-last convolutions are ~1.6x faster on a CPU here; the images arrive in that layout
-        net = net.to(device, memory_format=torch.channels_last)
+        prepared = []
+        for net in nets:
+            net = net.float().eval()
+            names = [net.names[i] for i in range(len(net.names))] if isinstance(net.names, dict) else list(net.names)
+            if names != self.classes:
+                raise ModelError(f"{self.path}: the weights' classes {names} are not the card's {self.classes}")
+            net = net.fuse(verbose=False) if hasattr(net, "fuse") else net
+            # channels-last convolutions are ~1.6x faster on a CPU here; the images arrive in that layout
+            prepared.append(net.to(device, memory_format=torch.channels_last))
+
+        def probabilities_of(net, x):
+            y = net(x)
+            return y[0] if isinstance(y, (list, tuple)) else y  # (probabilities, logits) in eval mode
 
         def run(batch: np.ndarray) -> np.ndarray:
             x = torch.from_numpy(batch).to(device).permute(0, 3, 1, 2)  # NHWC memory: channels-last already
             with torch.inference_mode():
-                y = net(x)
-            y = y[0] if isinstance(y, (list, tuple)) else y  # (probabilities, logits) in eval mode
-            return y.float().cpu().numpy()
+                y = torch.stack([probabilities_of(net, x).float() for net in prepared]).mean(0)
+            return y.cpu().numpy()
 
         return run
 
@@ -264,25 +319,10 @@ class Classifier:
 def write_untrained_model(path, card: ModelCard, architecture: str = "yolov8n-cls.yaml") -> None:
     """A seesound model file with freshly initialised weights (benchmarks and tests: the speed and the file
     format of a real model without training one)."""
-    import io
-
-    import torch
-
     configure_ultralytics_offline()
     from ultralytics.nn.tasks import ClassificationModel
 
-    from .fileio import atomic_write_bytes
-
     net = ClassificationModel(architecture, nc=len(card.classes), verbose=False)
     net.names = dict(enumerate(card.classes))
-    buf = io.BytesIO()
-    torch.save(
-        {
-            "model": net,
-            "ema": None,
-            "train_args": {"task": "classify", "imgsz": card.imgsz},
-            CARD_KEY: json.loads(card.to_json()),
-        },
-        buf,
-    )
-    atomic_write_bytes(path, buf.getvalue())
+    ckpt = {"model": net, "ema": None, "train_args": {"task": "classify", "imgsz": card.imgsz}}
+    _save_checkpoint(ckpt | {CARD_KEY: json.loads(card.to_json())}, path)

@@ -76,11 +76,10 @@ def plot_cv_folds(summary: dict, path) -> None:
 def plot_training_curves(results_csv, path, summary: dict | None = None) -> None:
     """Loss, val top-1/top-5 and seconds per epoch from Ultralytics' results.csv; the best val epoch marked
     (Ultralytics does not measure train accuracy for classification)."""
-    import pandas as pd
+    from .crossval import epoch_table
 
     plt = _pyplot()
-    df = pd.read_csv(results_csv)
-    df.columns = [c.strip() for c in df.columns]
+    df = epoch_table(results_csv, first_member=True)
     fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(15, 4), layout="constrained")
     for col, label in (("train/loss", "train loss"), ("val/loss", "val loss")):
         if col in df:
@@ -113,7 +112,9 @@ def plot_training_curves(results_csv, path, summary: dict | None = None) -> None
             if summary["stopped_early"]
             else f"{summary['epochs_run']} epochs"
         )
-        fig.suptitle(f"Training: {stop}; dotted line: the best val epoch")
+        members = summary.get("members") or 1
+        first = f" (the first of the ensemble's {members} members)" if members > 1 else ""
+        fig.suptitle(f"Training{first}: {stop}; dotted line: the best val epoch")
     else:
         fig.suptitle("Training")
     _save(fig, path)

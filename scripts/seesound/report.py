@@ -74,7 +74,9 @@ def headline(metrics: dict | None, cv: dict | None, run: dict | None) -> str:
         training = metrics.get("training") or {}
         stop = ""
         if training:
-            stop = (
+            members = training.get("members") or 1
+            stop = f"an ensemble of {members} trainings, the first: " if members > 1 else ""
+            stop += (
                 f"{training['epochs_run']} of {training['epochs_configured']} epochs (stopped early by patience "
                 f"{training['patience']}; best val epoch {training['best_epoch']})"
                 if training["stopped_early"]

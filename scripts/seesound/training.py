@@ -6,7 +6,7 @@ import logging
 import math
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from .augment import AudioAugment, audio_aware_trainer
@@ -349,6 +349,11 @@ class TrainSettings:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def for_member(self, member: int) -> TrainSettings:
+        """Member `member` (1..train.ensemble) of an ensemble: these settings with seed `seed + member - 1`
+        (other initial weights, data order and augmentation draws), so member 1 is the single model."""
+        return replace(self, seed=self.seed + member - 1)
+
     def resume_fields(self) -> dict:
         """What a checkpoint must have been trained with to be resumed: every field but the image settings
         only the model card carries and the export, plus the image settings the augmentation reads."""
@@ -478,7 +483,16 @@ def train_classifier(
         print(f"[seesound] training took {time.time() - start:.1f} s on device {device} in {precision}", flush=True)
     classes = check_classes(work_last, listing_csv)
     card = training_card(
-        classes, spectrogram, summary_json, imgsz, model, epochs, device, augment.get("time_shift", 0.0), precision
+        classes,
+        spectrogram,
+        summary_json,
+        imgsz,
+        model,
+        epochs,
+        device,
+        augment.get("time_shift", 0.0),
+        precision,
+        seed,
     )
     from .fileio import atomic_write_text
     from .model import write_card_into_checkpoint
@@ -515,6 +529,7 @@ def training_card(
     device: str = "",
     time_shift: float = 0.0,
     precision: str = "",
+    seed: int | None = None,
 ):
     """The model card: what prediction needs to render windows exactly like the training clips, and the time
     shift it learnt (which test-time rolls it may be given)."""
@@ -532,6 +547,7 @@ def training_card(
         "clips": summary.get("clips_per_split", {}),
         "device": device,
         "precision": precision,
+        "seed": seed,
         "date": clock.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     return card_from_training(classes, spectrogram, window_s, imgsz, trained, time_shift)
@@ -544,19 +560,78 @@ def export_onnx(weights_pt, onnx_path, card, imgsz: int) -> None:
 
     import onnx
 
-    from .fileio import atomic_write_bytes
-    from .model import CARD_KEY
-
     with tempfile.TemporaryDirectory(dir=Path(onnx_path).parent, prefix=".export-") as tmp:
         copy = Path(tmp) / "model.pt"
         shutil.copyfile(weights_pt, copy)
         exported = load_classifier(copy).export(
             format="onnx", imgsz=imgsz, dynamic=True, simplify=False, device="cpu", verbose=False
         )
-        graph = onnx.load(exported)
-        entry = next((p for p in graph.metadata_props if p.key == CARD_KEY), None) or graph.metadata_props.add()
-        entry.key, entry.value = CARD_KEY, card.to_json()
-        atomic_write_bytes(onnx_path, graph.SerializeToString())
+        _write_onnx_with_card(onnx.load(exported), onnx_path, card)
+
+
+def _write_onnx_with_card(graph, onnx_path, card) -> None:
+    from .fileio import atomic_write_bytes
+    from .model import CARD_KEY
+
+    entry = next((p for p in graph.metadata_props if p.key == CARD_KEY), None) or graph.metadata_props.add()
+    entry.key, entry.value = CARD_KEY, card.to_json()
+    atomic_write_bytes(onnx_path, graph.SerializeToString())
+
+
+def average_onnx_members(member_onnx: list, onnx_path, card) -> None:
+    """One ONNX graph of an ensemble's exports: every member's graph (its names prefixed m1_, m2_, ...) fed
+    the one input, their probabilities averaged by a Mean node; the first member's metadata, `card` in it."""
+    import onnx
+    from onnx import compose, helper
+
+    graphs = [onnx.load(p) for p in member_onnx]
+    first = graphs[0].graph
+    nodes, initializers, value_info, outputs = [], [], [], []
+    for i, member in enumerate(graphs, 1):
+        prefixed = compose.add_prefix(member, f"m{i}_").graph
+        own_input = prefixed.input[0].name
+        for node in prefixed.node:  # the member reads the ensemble's input, not a prefixed copy of it
+            renamed = [first.input[0].name if name == own_input else name for name in node.input]
+            del node.input[:]
+            node.input.extend(renamed)
+        nodes += prefixed.node
+        initializers += prefixed.initializer
+        value_info += prefixed.value_info
+        outputs.append(prefixed.output[0].name)
+    nodes.append(helper.make_node("Mean", outputs, [first.output[0].name]))
+    graph = helper.make_graph(
+        nodes, "seesound_ensemble", [first.input[0]], [first.output[0]], initializer=initializers, value_info=value_info
+    )
+    model = helper.make_model(graph, opset_imports=graphs[0].opset_import, producer_name="seesound")
+    model.ir_version = graphs[0].ir_version
+    model.metadata_props.extend(graphs[0].metadata_props)
+    onnx.checker.check_model(model)
+    _write_onnx_with_card(model, onnx_path, card)
+
+
+def combine_members(members: list[dict], outputs: dict) -> None:
+    """The combine_members rule (train.ensemble > 1): each finished member's weights (train's outputs: best,
+    last, results_csv, card, and best_onnx/last_onnx) become one model file per checkpoint that averages
+    their probabilities (seesound.model), with the ensemble's card and the members' per-epoch tables one
+    after another (a `member` column; crossval.epoch_table)."""
+    import pandas as pd
+
+    from .fileio import atomic_write_text
+    from .model import ensemble_card, read_card, write_ensemble_checkpoint
+
+    card = ensemble_card([read_card(member["last"]) for member in members])
+    for which in ("best", "last"):
+        write_ensemble_checkpoint([member[which] for member in members], outputs[which], card)
+        if f"{which}_onnx" in outputs:
+            average_onnx_members([member[f"{which}_onnx"] for member in members], outputs[f"{which}_onnx"], card)
+    tables = [
+        pd.read_csv(member["results_csv"], skipinitialspace=True).assign(member=k)
+        for k, member in enumerate(members, 1)
+    ]
+    table = pd.concat(tables, ignore_index=True)
+    table.columns = [c.strip() for c in table.columns]
+    atomic_write_text(outputs["results_csv"], table[["member", *table.columns.drop("member")]].to_csv(index=False))
+    atomic_write_text(outputs["card"], card.to_json() + "\n")
 
 
 def check_classes(weights_pt, listing_csv) -> list[str]:
