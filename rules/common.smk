@@ -542,7 +542,9 @@ def final_outputs():
 
 
 def run_benchmarks():
-    rules = ["split", "train", "evaluate", "plot_examples", "plot_dataset"]
+    members = [f"train_member{k}" for k in range(2, ENSEMBLE + 1)]
+    training = ["train", *members] + (["combine_members"] if members else [])
+    rules = ["split", *training, "evaluate", "plot_examples", "plot_dataset"]
     return [f"{LOGS}/benchmarks/{r}.tsv" for r in rules]
 
 

@@ -119,6 +119,8 @@ def test_members_train_as_jobs_of_their_own_and_the_first_is_the_single_model(wo
     assert list(table["member"].unique()) == [1, 2] and table.columns[0] == "member"
     metrics = json.loads((results / "metrics.json").read_text())
     assert metrics["training"]["members"] == 2 and metrics["training"]["epochs_run"] == TINY_TRAIN["epochs"]
+    stages = pd.read_csv(results / "tables" / "stage_times.csv")["stage"].tolist()
+    assert "train_member2" in stages and "combine_members" in stages  # run.json's seconds per stage
     member2 = torch.load(results / "model" / "members" / "2" / "trained" / "last.pt", weights_only=False)
     assert member2["train_args"]["seed"] == 1
     edit_config(work, "train", ensemble=1)
