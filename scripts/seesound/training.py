@@ -616,6 +616,7 @@ def combine_members(members: list[dict], outputs: dict) -> None:
     after another (a `member` column; crossval.epoch_table)."""
     import pandas as pd
 
+    from .crossval import epoch_table
     from .fileio import atomic_write_text
     from .model import ensemble_card, read_card, write_ensemble_checkpoint
 
@@ -624,12 +625,8 @@ def combine_members(members: list[dict], outputs: dict) -> None:
         write_ensemble_checkpoint([member[which] for member in members], outputs[which], card)
         if f"{which}_onnx" in outputs:
             average_onnx_members([member[f"{which}_onnx"] for member in members], outputs[f"{which}_onnx"], card)
-    tables = [
-        pd.read_csv(member["results_csv"], skipinitialspace=True).assign(member=k)
-        for k, member in enumerate(members, 1)
-    ]
+    tables = [epoch_table(member["results_csv"]).assign(member=k) for k, member in enumerate(members, 1)]
     table = pd.concat(tables, ignore_index=True)
-    table.columns = [c.strip() for c in table.columns]
     atomic_write_text(outputs["results_csv"], table[["member", *table.columns.drop("member")]].to_csv(index=False))
     atomic_write_text(outputs["card"], card.to_json() + "\n")
 
