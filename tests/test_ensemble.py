@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from conftest import TINY_TRAIN, edit_config, planned_jobs, run_snakemake
 from seesound.model import (
@@ -28,12 +29,24 @@ def member_card(seed: int, classes=("a", "b", "c")) -> ModelCard:
     return ModelCard(list(classes), settings, 1.0, 32, RENDERER_VERSION, "test", {"seed": seed}, 0.5)
 
 
+def write_distinct_untrained_model(path, seed: int) -> None:
+    """An untrained model whose outputs clearly differ from another seed's: freshly initialised networks
+    all answer nearly uniform probabilities (their outputs differed by under 1e-3 on CI), so each gets a
+    head bias of its own."""
+    write_untrained_model(path, member_card(seed))
+    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    head = checkpoint["model"].model[-1].linear
+    with torch.no_grad():
+        head.bias.copy_(torch.from_numpy(np.random.default_rng(seed).normal(0, 1, head.bias.shape)))
+    torch.save(checkpoint, path)
+
+
 @pytest.fixture
 def two_members(tmp_path):
     """Two untrained models (different initial weights) and their ensemble's file."""
     paths = [tmp_path / "m1.pt", tmp_path / "m2.pt"]
     for seed, path in enumerate(paths):
-        write_untrained_model(path, member_card(seed))
+        write_distinct_untrained_model(path, seed)
     ensemble = tmp_path / "ensemble.pt"
     write_ensemble_checkpoint(paths, ensemble, ensemble_card([read_card(p) for p in paths]))
     return paths, ensemble
@@ -59,7 +72,7 @@ def test_an_ensemble_file_gives_the_mean_of_its_members_probabilities(two_member
 
 def test_an_ensemble_of_ensembles_is_one_flat_ensemble(two_members, tmp_path):
     paths, ensemble = two_members
-    write_untrained_model(tmp_path / "m3.pt", member_card(2))
+    write_distinct_untrained_model(tmp_path / "m3.pt", 2)
     parts = [ensemble, tmp_path / "m3.pt"]
     bigger = tmp_path / "bigger.pt"
     write_ensemble_checkpoint(parts, bigger, ensemble_card([read_card(p) for p in parts]))
