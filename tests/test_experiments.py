@@ -177,15 +177,30 @@ def test_every_committed_record_still_counts_in_its_table():
         assert "left out of the table" not in out.stderr, out.stderr
 
 
-def test_a_record_made_before_a_key_existed_is_read_with_the_value_it_ran_with():
-    """Records made before `train.precision` existed trained in float32: read as `fp32`, so they count for a
-    setting that pins fp32 and never for today's `auto` (bfloat16 where the CPU has it); those made before
-    `train.ensemble` trained one model."""
+def load_run_accuracy():
+    """experiments/run_accuracy.py as a module (experiments/ is scripts, not a package)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("run_accuracy", REPO / "experiments" / "run_accuracy.py")
     run_accuracy = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(run_accuracy)
+    return run_accuracy
+
+
+def test_a_record_names_the_cpu_by_family_and_model(tmp_path):
+    """Virtual machines may name only the vendor ("AMD EPYC"), and two CPUs of that name trained one seed to
+    other weights: the record must tell them apart."""
+    cpuinfo = tmp_path / "cpuinfo"
+    lines = ["processor\t: 0", "cpu family\t: 25", "model\t\t: 17", "model name\t: AMD EPYC", "processor\t: 1"]
+    cpuinfo.write_text("\n".join(lines + ["model name\t: other"]) + "\n")
+    assert load_run_accuracy().cpu_name(cpuinfo) == "AMD EPYC (family 25 model 17)"
+
+
+def test_a_record_made_before_a_key_existed_is_read_with_the_value_it_ran_with():
+    """Records made before `train.precision` existed trained in float32: read as `fp32`, so they count for a
+    setting that pins fp32 and never for today's `auto` (bfloat16 where the CPU has it); those made before
+    `train.ensemble` trained one model."""
+    run_accuracy = load_run_accuracy()
     old = {"fold": 1, "config": {"split": {"method": "cv"}}, "effective_config": {"train": {"epochs": 90}}}
     read = run_accuracy.as_of_today(old)
     assert read["config"]["train"] == {"precision": "fp32", "ensemble": 1}
