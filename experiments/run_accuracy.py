@@ -43,8 +43,7 @@ def merged(base: dict, override: dict) -> dict:
 
 def cpu_name(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     """The CPU's name with its family and model numbers: virtual machines often name only the vendor ("AMD
-    EPYC"), and CPUs of other generations run other kernels, whose rounding makes trainings of one seed
-    differ between them (README "Accuracy: ESC-50")."""
+    EPYC"), and two machines of that name trained one seed to other weights (README "Accuracy: ESC-50")."""
     try:
         fields = {}
         for line in cpuinfo.read_text().splitlines():
