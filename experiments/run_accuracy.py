@@ -173,39 +173,59 @@ def record_folds(
 # Keys config.yaml gained after records were made, with the value that reproduces what those records ran:
 # before `train.precision` (2026-12-03) every training ran in float32, before `train.ensemble` one model
 KEYS_ADDED_SINCE = {("train", "precision"): "fp32", ("train", "ensemble"): 1}
+# Defaults config.yaml changed after the first records (those without an effective config, made before
+# 2026-12-02) were made: their settings pin the old values (experiments/previous-default.yaml)
+DEFAULTS_OF_THE_FIRST_RECORDS = {
+    ("train", "weight_decay"): 0.0005,
+    ("train", "patience"): 50,
+    ("split", "cv_val_ratio"): 0.1,
+}
 
 
 def as_of_today(record: dict) -> dict:
     """A record's configs read with today's keys: a record made before a key existed (its full config, or the
-    lack of one, has no such key) ran with the value in KEYS_ADDED_SINCE, as if its setting had pinned it."""
+    lack of one, has no such key) ran with the value in KEYS_ADDED_SINCE, as if its setting had pinned it.
+    Before `split.cv_val_ratio` (2026-12-04) cross-validation validated on `split.val_ratio`'s share: such a
+    record reads as that cv_val_ratio, and its val_ratio (which a cross-validation does not use) as today's."""
     record = copy.deepcopy(record)
+    effective = record.get("effective_config")
     for (section, key), value in KEYS_ADDED_SINCE.items():
-        if key in record.get("effective_config", {}).get(section, {}):
+        if effective is not None and key in effective.get(section, {}):
             continue  # made since the key existed: its configs say what it ran with
         for which in ("config", "effective_config"):
             if which in record:
                 record[which].setdefault(section, {}).setdefault(key, value)
+    if effective is None:
+        for (section, key), value in DEFAULTS_OF_THE_FIRST_RECORDS.items():
+            record["config"].setdefault(section, {}).setdefault(key, value)
+    elif "split" in effective and "cv_val_ratio" not in effective["split"]:
+        split = effective["split"]
+        split["cv_val_ratio"] = split.get("val_ratio", 0.1)
+        split["val_ratio"] = yaml.safe_load((REPO / "config.yaml").read_text())["split"]["val_ratio"]
+        own = record["config"].get("split", {})
+        if "val_ratio" in own:
+            own["cv_val_ratio"] = own.pop("val_ratio")
     return record
 
 
 def read_records(name: str, config_for_fold, record_dir: Path, out_root: Path) -> list[dict]:
-    """The setting's recorded folds that were made with its current config (`config_for_fold(k)`) and, for
-    records that keep it (made since 2026-12-02), with today's config.yaml under it, in fold order."""
+    """The setting's recorded folds that were made with what it runs today (`config_for_fold(k)`), in fold
+    order. A record that keeps its effective config (made since 2026-12-02) is compared on that, the whole
+    config.yaml under the setting, so that it counts where a setting pins a value config.yaml has since
+    changed, and never for a setting that would now run with other defaults; an older one on its setting's
+    own config."""
     records = []
     for path in sorted(record_dir.glob("fold*.json"), key=lambda p: int(p.stem.removeprefix("fold"))):
         record = as_of_today(json.loads(path.read_text()))
         config = config_for_fold(record["fold"])
-        if record["config"] != comparable(config, out_root):
+        own_config_differs = record["config"] != comparable(config, out_root)
+        if "effective_config" in record:
+            if record["effective_config"] != comparable(effective_config(config), out_root):
+                why = "another config" if own_config_differs else "other defaults (config.yaml has changed since)"
+                print(f"[accuracy] {name}: {path} was made with {why}; left out of the table", file=sys.stderr)
+                continue
+        elif own_config_differs:
             print(f"[accuracy] {name}: {path} was made with another config; left out of the table", file=sys.stderr)
-            continue
-        if "effective_config" in record and record["effective_config"] != comparable(
-            effective_config(config), out_root
-        ):
-            print(
-                f"[accuracy] {name}: {path} was made with other defaults (config.yaml has changed since); "
-                "left out of the table",
-                file=sys.stderr,
-            )
             continue
         records.append(record)
     return records

@@ -16,7 +16,7 @@ def test_the_accuracy_experiment_runs_cross_validation_per_setting_and_writes_th
         "base": {
             "dataset": {"kind": "folder", "path": str(data)},
             "spectrogram": TINY_SPECTROGRAM,
-            "split": {"method": "cv", "cv_folds": 2, "val_ratio": 0.25},
+            "split": {"method": "cv", "cv_folds": 2, "cv_val_ratio": 0.25},
             "train": TINY_TRAIN,
         },
         "settings": {
@@ -74,6 +74,7 @@ def test_the_accuracy_experiment_runs_cross_validation_per_setting_and_writes_th
     stale = records / "grey" / "fold1.json"
     record = json.loads(stale.read_text())
     record["config"]["spectrogram"]["colormap"] = "viridis"
+    record["effective_config"]["spectrogram"]["colormap"] = "viridis"  # the full config it ran, config.yaml under it
     stale.write_text(json.dumps(record))
     partial = subprocess.run([*cmd, "--table-only"], capture_output=True, text=True, env=no_slurm_env())
     assert partial.returncode == 0 and f"{stale} was made with another config" in partial.stderr, partial.stderr
@@ -212,3 +213,38 @@ def test_a_record_made_before_a_key_existed_is_read_with_the_value_it_ran_with()
     # made between the two keys: only the later one is added
     between = {"fold": 1, "config": {}, "effective_config": {"train": {"precision": "auto"}}}
     assert run_accuracy.as_of_today(between)["effective_config"]["train"] == {"precision": "auto", "ensemble": 1}
+
+
+def test_a_record_counts_where_its_setting_pins_what_config_yaml_has_changed_since(tmp_path):
+    """A default changing leaves out every record made under the old one, until its setting pins the old
+    value; a record that kept its effective config is then compared on that alone."""
+    import copy
+
+    run_accuracy = load_run_accuracy()
+    today = yaml.safe_load((REPO / "config.yaml").read_text())
+    then = copy.deepcopy(today)
+    then["train"]["weight_decay"] = today["train"]["weight_decay"] * 3 + 1  # a default since changed
+    then["split"]["method"] = "cv"
+    record = {"fold": 1, "config": {"split": {"method": "cv"}}, "effective_config": then, "metrics": {}}
+    (tmp_path / "fold1.json").write_text(json.dumps(record))
+    unpinned = {"split": {"method": "cv"}}
+    pinned = {"split": {"method": "cv"}, "train": {"weight_decay": then["train"]["weight_decay"]}}
+    assert run_accuracy.read_records("x", lambda fold: unpinned, tmp_path, tmp_path) == []
+    assert [r["fold"] for r in run_accuracy.read_records("x", lambda fold: pinned, tmp_path, tmp_path)] == [1]
+
+
+def test_a_record_made_before_cv_val_ratio_reads_its_val_ratio_as_the_cv_val_share():
+    run_accuracy = load_run_accuracy()
+    today = yaml.safe_load((REPO / "config.yaml").read_text())
+    effective = {"split": {"method": "cv", "val_ratio": 0.02}, "train": {"precision": "auto", "ensemble": 1}}
+    record = {"fold": 1, "config": {"split": {"val_ratio": 0.02}}, "effective_config": effective}
+    read = run_accuracy.as_of_today(record)
+    assert read["config"]["split"] == {"cv_val_ratio": 0.02}
+    assert read["effective_config"]["split"] == {
+        "method": "cv",
+        "cv_val_ratio": 0.02,
+        "val_ratio": today["split"]["val_ratio"],  # unused by a cross-validation
+    }
+    # the first records (no effective config) ran with the defaults of their day, as their settings pin
+    first = run_accuracy.as_of_today({"fold": 1, "config": {"split": {"method": "cv"}}})
+    assert first["config"]["split"]["cv_val_ratio"] == 0.1 and first["config"]["train"]["patience"] == 50

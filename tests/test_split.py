@@ -77,6 +77,17 @@ def test_a_class_with_no_training_clip_is_named():
         check_split(t, s)
 
 
+def test_classes_missing_from_val_are_one_warning_naming_them():
+    t = table(n_groups=60, classes=tuple("abcdefghij"))
+    one_val_group = assign_splits(t, "cv", [5], [4], 0.2, 0.1, 0, cv_fold=1, cv_folds=5, cv_val_ratio=0.001)
+    (warning,) = check_split(t, one_val_group)
+    assert warning.startswith("9 of 10 classes have no clip in the val split: ") and warning.endswith(", ...")
+    t = table(n_groups=30, folds=5)
+    t.loc[t.label == "c", "fold"] = 2
+    s = assign_splits(t, "folds", [5], [4], 0.2, 0.1, 0)
+    assert check_split(t, s) == ["class 'c' has no clip in the val split", "class 'c' has no clip in the test split"]
+
+
 def test_missing_fold_with_folds_method_is_a_clear_error():
     t = table(folds=5)
     t.loc[3, "fold"] = pd.NA
@@ -87,10 +98,11 @@ def test_missing_fold_with_folds_method_is_a_clear_error():
 def test_cv_uses_the_datasets_own_folds_when_it_has_them():
     t = table(folds=5)
     for k in range(1, 6):
-        s = assign_splits(t, "cv", [5], [4], 0.2, 0.1, 0, cv_fold=k, cv_folds=5)
+        s = assign_splits(t, "cv", [5], [4], 0.2, 0.5, 0, cv_fold=k, cv_folds=5, cv_val_ratio=0.1)
         assert set(t.fold[s == "test"]) == {k}
         assert k not in set(t.fold[s != "test"])
-        assert 0.05 < (s == "val").sum() / (s != "test").sum() < 0.15  # val: a share of the training folds
+        # val: split.cv_val_ratio of the training folds (val_ratio, 0.5 here, is the ratio split's)
+        assert 0.05 < (s == "val").sum() / (s != "test").sum() < 0.15
 
 
 def test_cv_folds_without_dataset_folds_are_stratified_and_keep_groups_whole():
@@ -103,7 +115,7 @@ def test_cv_folds_without_dataset_folds_are_stratified_and_keep_groups_whole():
     assert counts.values.min() >= 18 and counts.values.max() <= 21
     assert not cv_folds_of(t, 5, seed=1).equals(folds)
     tests = [
-        set(t.clip_id[assign_splits(t, "cv", [5], [4], 0.2, 0.1, 0, cv_fold=k, cv_folds=5) == "test"])
+        set(t.clip_id[assign_splits(t, "cv", [5], [4], 0.2, 0.5, 0, cv_fold=k, cv_folds=5, cv_val_ratio=0.1) == "test"])
         for k in range(1, 6)
     ]
     assert sum(len(x) for x in tests) == len(t) and set().union(*tests) == set(t.clip_id)  # each clip tested once
@@ -111,4 +123,30 @@ def test_cv_folds_without_dataset_folds_are_stratified_and_keep_groups_whole():
 
 def test_cv_fold_without_clips_is_a_clear_error():
     with pytest.raises(SplitError, match="fold 7 has no clips"):
-        assign_splits(table(folds=5), "cv", [5], [4], 0.2, 0.1, 0, cv_fold=7, cv_folds=5)
+        assign_splits(table(folds=5), "cv", [5], [4], 0.2, 0.1, 0, cv_fold=7, cv_folds=5, cv_val_ratio=0.1)
+
+
+def test_cv_val_share_too_small_for_any_group_still_takes_one_group():
+    t = table(n_groups=20, clips_per_group=2, folds=5)  # 16 training groups: 2 % catches none of them
+    for k in range(1, 6):
+        s = assign_splits(t, "cv", [5], [4], 0.2, 0.1, 0, cv_fold=k, cv_folds=5, cv_val_ratio=0.02)
+        assert t.group[s == "val"].nunique() == 1 and (s == "val").sum() == 2
+        assert set(t.fold[s == "val"]) != {k}
+    big = table(n_groups=1000, clips_per_group=1, folds=5)
+    s = assign_splits(big, "cv", [5], [4], 0.2, 0.1, 0, cv_fold=1, cv_folds=5, cv_val_ratio=0.02)
+    assert 8 <= (s == "val").sum() <= 28  # the share itself where it catches groups (800 x 0.02 = 16)
+
+
+def test_cv_val_share_is_a_cv_setting_only():
+    from seesound.split import SplitSettings
+
+    section = {"test_folds": [5], "val_folds": [4], "test_ratio": 0.2, "val_ratio": 0.1, "seed": 0}
+    holdout = SplitSettings.holdout({**section, "cv_folds": 5, "cv_val_ratio": 0.02}, "ratio")
+    assert "cv_val_ratio" not in holdout.as_dict()  # changing it never reruns a holdout split
+    fold = holdout.for_fold({"cv_folds": 5, "cv_val_ratio": 0.03}, 2)
+    assert fold.as_dict()["cv_val_ratio"] == 0.03 and fold.cv_fold == 2
+
+
+def test_cv_without_its_val_share_is_a_clear_error():
+    with pytest.raises(SplitError, match="val share"):
+        assign_splits(table(folds=5), "cv", [5], [4], 0.2, 0.1, 0, cv_fold=1, cv_folds=5)

@@ -136,7 +136,7 @@ def test_cross_validation_trains_one_model_per_fold_and_pools_the_test_folds(tmp
         {
             "dataset": {"kind": "folder", "path": "data"},
             "spectrogram": TINY_SPECTROGRAM,
-            "split": {"method": "cv", "cv_folds": 2, "val_ratio": 0.25},
+            "split": {"method": "cv", "cv_folds": 2, "cv_val_ratio": 0.25},
             "train": TINY_TRAIN | {"augment": augment},
         },
     )

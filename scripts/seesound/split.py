@@ -36,6 +36,7 @@ class SplitSettings:
     seed: int = 0
     cv_folds: int | None = None  # cv: folds for data without its own
     cv_fold: int | None = None  # cv: the fold that is the test set
+    cv_val_ratio: float | None = None  # cv: the training folds' share in val (None in a holdout split)
 
     @classmethod
     def holdout(cls, section: dict, method: str) -> SplitSettings:
@@ -43,10 +44,21 @@ class SplitSettings:
         return cls(method=method, **{k: section[k] for k in keys})
 
     def for_fold(self, section: dict, fold: int) -> SplitSettings:
-        return SplitSettings(**{**asdict(self), "method": "cv", "cv_folds": section["cv_folds"], "cv_fold": int(fold)})
+        return SplitSettings(
+            **{
+                **asdict(self),
+                "method": "cv",
+                "cv_folds": section["cv_folds"],
+                "cv_fold": int(fold),
+                "cv_val_ratio": section["cv_val_ratio"],
+            }
+        )
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        settings = asdict(self)
+        if settings["cv_val_ratio"] is None:  # a holdout split's params stay what they were before the key
+            del settings["cv_val_ratio"]
+        return settings
 
 
 def resolve_method(method: str, table: pd.DataFrame) -> str:
@@ -109,25 +121,42 @@ def split_for_cv_fold(table: pd.DataFrame, fold: int, n_folds: int, val_ratio: f
     """Fold `fold` is the test set; val is a grouped `val_ratio` of the other folds' groups, the rest trains.
 
     Val comes from the training folds (not from another fold) so each model trains on all other folds
-    but one small share, and validating (or picking a best epoch) never looks at the test fold.
+    but one small share, and validating (or picking a best epoch) never looks at the test fold. A share
+    too small to catch any group (2 % of a few dozen) takes the one group of the lowest hash instead: a
+    training needs a val set, and which groups go to val never depends on how many there are.
     """
     folds = cv_folds_of(table, n_folds, seed)
     if fold not in set(folds):
         raise SplitError(f"cross-validation fold {fold} has no clips (folds present: {sorted(set(folds))})")
     u = table["group"].map(lambda g: group_uniform(str(g), seed))
+    training = folds != fold
+    in_val = training & (u < val_ratio)
+    if training.any() and not in_val.any():
+        in_val = training & (u == u[training].min())
     return pd.Series(
-        ["test" if f == fold else "val" if x < val_ratio else "train" for f, x in zip(folds, u)], index=table.index
+        ["test" if not t else "val" if v else "train" for t, v in zip(training, in_val)], index=table.index
     )
 
 
 def assign_splits(
-    table: pd.DataFrame, method: str, test_folds, val_folds, test_ratio, val_ratio, seed, cv_fold=None, cv_folds=5
+    table: pd.DataFrame,
+    method: str,
+    test_folds,
+    val_folds,
+    test_ratio,
+    val_ratio,
+    seed,
+    cv_fold=None,
+    cv_folds=5,
+    cv_val_ratio=None,
 ) -> pd.Series:
     method = resolve_method(method, table)
     if method == "cv":
-        if cv_fold is None:
-            raise SplitError("split.method 'cv' needs the fold to test (the cv_split rule passes it)")
-        return split_for_cv_fold(table, int(cv_fold), cv_folds, val_ratio, seed)
+        if cv_fold is None or cv_val_ratio is None:
+            raise SplitError(
+                "split.method 'cv' needs the fold to test and its val share (the cv_split rule passes them)"
+            )
+        return split_for_cv_fold(table, int(cv_fold), cv_folds, cv_val_ratio, seed)
     if method == "folds":
         return split_by_folds(table, test_folds, val_folds)
     return split_by_group_ratio(table, test_ratio, val_ratio, seed)
@@ -151,8 +180,12 @@ def check_split(table: pd.DataFrame, split: pd.Series) -> list[str]:
         )
     warnings = []
     for split_name in ("val", "test"):
-        for label in counts.index[counts[split_name] == 0]:
-            warnings.append(f"class {label!r} has no clip in the {split_name} split")
+        missing = counts.index[counts[split_name] == 0].tolist()
+        if len(missing) == 1:
+            warnings.append(f"class {missing[0]!r} has no clip in the {split_name} split")
+        elif missing:  # one line, not one per class (a 2 % val share of 50 classes misses most of them)
+            named = ", ".join(repr(label) for label in missing[:5]) + (", ..." if len(missing) > 5 else "")
+            warnings.append(f"{len(missing)} of {len(counts)} classes have no clip in the {split_name} split: {named}")
     return warnings
 
 
@@ -288,6 +321,7 @@ def make_split(
         spec.seed,
         cv_fold,
         spec.cv_folds or 5,
+        spec.cv_val_ratio,
     )
     lost = classes_lost_to_bad_audio(table, split, bad_labels)
     for label, why in lost.items():

@@ -307,13 +307,13 @@ class TrainSettings:
     batch: int = 32
     nominal_batch: int = 64
     device: str = "auto"
-    patience: int = 50
+    patience: int = 0
     seed: int = 0
     workers: int = 2
     optimizer: str = "auto"
     lr0: float = 0.01
     lr_schedule: str = "linear"
-    weight_decay: float = 0.0005
+    weight_decay: float = 0.5
     dropout: float = 0.0
     ema_steps: int | None = None
     precision: str = "auto"
