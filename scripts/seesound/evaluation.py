@@ -46,7 +46,7 @@ def training_summary(results_csv, epochs_configured: int, patience: int) -> dict
         "best_epoch": best,
         "best_val_top1": float(top1.max()) if len(top1) else None,
         "final_val_top1": float(top1.iloc[-1]) if len(top1) else None,
-        # Ultralytics stops when val top-1 has not improved for `patience` epochs (0: never)
+        # Ultralytics stops when val fitness (mean of top-1 and top-5) has not improved for `patience` epochs (0: never)
         "stopped_early": bool(run < epochs_configured),
         "patience": int(patience),
     }

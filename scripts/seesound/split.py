@@ -123,7 +123,7 @@ def split_for_cv_fold(table: pd.DataFrame, fold: int, n_folds: int, val_ratio: f
     Val comes from the training folds (not from another fold) so each model trains on all other folds
     but one small share, and validating (or picking a best epoch) never looks at the test fold. A share
     too small to catch any group (2 % of a few dozen) takes the one group of the lowest hash instead: a
-    training needs a val set, and which groups go to val never depends on how many there are.
+    training needs a val set. Otherwise a group goes to val by its own hash alone, whatever else is there.
     """
     folds = cv_folds_of(table, n_folds, seed)
     if fold not in set(folds):
