@@ -200,7 +200,7 @@ def as_of_today(record: dict) -> dict:
             record["config"].setdefault(section, {}).setdefault(key, value)
     elif "split" in effective and "cv_val_ratio" not in effective["split"]:
         split = effective["split"]
-        split["cv_val_ratio"] = split.get("val_ratio", 0.1)
+        split["cv_val_ratio"] = split["val_ratio"]
         split["val_ratio"] = yaml.safe_load((REPO / "config.yaml").read_text())["split"]["val_ratio"]
         own = record["config"].get("split", {})
         if "val_ratio" in own:

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from seesound.split import SplitError, assign_splits, check_split, cv_folds_of, resolve_method
+from seesound.split import SplitError, SplitSettings, assign_splits, check_split, cv_folds_of, resolve_method
 
 
 def table(n_groups=300, clips_per_group=2, classes=("a", "b", "c"), folds=None):
@@ -138,8 +138,6 @@ def test_cv_val_share_too_small_for_any_group_still_takes_one_group():
 
 
 def test_cv_val_share_is_a_cv_setting_only():
-    from seesound.split import SplitSettings
-
     section = {"test_folds": [5], "val_folds": [4], "test_ratio": 0.2, "val_ratio": 0.1, "seed": 0}
     holdout = SplitSettings.holdout({**section, "cv_folds": 5, "cv_val_ratio": 0.02}, "ratio")
     assert "cv_val_ratio" not in holdout.as_dict()  # changing it never reruns a holdout split
