@@ -179,6 +179,7 @@ DEFAULTS_OF_THE_FIRST_RECORDS = {
     ("train", "weight_decay"): 0.0005,
     ("train", "patience"): 50,
     ("split", "cv_val_ratio"): 0.1,
+    ("train", "epochs"): 90,
 }
 
 

@@ -302,7 +302,7 @@ class TrainSettings:
     the model card carries); built once in rules/common.smk and passed whole."""
 
     model: str = "yolov8n-cls.yaml"
-    epochs: int = 90
+    epochs: int = 120
     imgsz: int = 224
     batch: int = 32
     nominal_batch: int = 64
